@@ -1,0 +1,7 @@
+"""The list of command groups; each module adds its sub-commands to the parser."""
+
+from __future__ import annotations
+
+from . import core
+
+REGISTRARS = [core.register]

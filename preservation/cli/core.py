@@ -1,0 +1,116 @@
+"""serve, db upgrade, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .. import logs
+from ..auth import create_token
+from ..clock import SystemClock
+from ..db import Database, upgrade_sync
+from ..settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve", help="migrate, load the demo directory, serve the API, pages and scheduler"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True, parser_class=sub._parser_class)
+    up = dbsub.add_parser("upgrade", help="apply the schema migrations")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    token = sub.add_parser("token", help="bearer tokens")
+    tsub = token.add_subparsers(dest="token_command", required=True, parser_class=sub._parser_class)
+    create = tsub.add_parser("create", help="print a new bearer token once")
+    create.add_argument("--unit", required=True)
+    create.add_argument("--role", required=True, choices=["officer", "supervisor", "admin"])
+    create.add_argument("--user")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_token_create)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ..web.app import create_app
+
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = load_settings(**overrides)
+    logs.configure(settings.log_level)
+    app = create_app(settings)
+    log.info(
+        "serving",
+        extra={
+            "action": "serve.start",
+            "host": settings.host,
+            "port": settings.port,
+            "node": settings.node,
+        },
+    )
+    # run_app turns SIGINT/SIGTERM into a graceful shutdown: the listener closes, in-flight
+    # requests get shutdown_timeout to finish, then the cleanup contexts stop the scheduler and
+    # close the database.
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        handle_signals=True,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    upgrade_sync(settings.database_url)
+    print("database is at the latest schema", file=sys.stderr)
+    return 0
+
+
+async def _token(args: argparse.Namespace) -> str:
+    settings = load_settings()
+    await asyncio.to_thread(upgrade_sync, settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            return await create_token(
+                session, unit=args.unit, role=args.role, user=args.user, now=SystemClock().now()
+            )
+    finally:
+        await db.dispose()
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    token = asyncio.run(_token(args))
+    if args.json:
+        import json
+
+        print(
+            json.dumps(
+                {
+                    "token": token,
+                    "unit": args.unit,
+                    "role": args.role,
+                    "user": args.user or args.role,
+                }
+            )
+        )
+    else:
+        print(token)
+    return 0

@@ -1,0 +1,171 @@
+"""Storage edge: the async engine, sessions, SQLite's single writer, and migrations.
+
+SQLite: WAL, foreign keys on, a busy timeout, and write transactions opened with BEGIN IMMEDIATE
+through one in-process writer lock (readers never wait). PostgreSQL: asyncpg, ordinary
+transactions. Driver errors are translated here: no IntegrityError or connection error reaches
+a handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .errors import Conflict, Unavailable
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the driver, issue BEGIN (see SQLAlchemy's pysqlite notes).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Owns the engines. `write()` for a transaction that changes data, `read()` for one that does not."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+            self.read_engine = self.engine
+        self._write_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # One writer at a time in this process on SQLite: BEGIN IMMEDIATE would otherwise spin on
+        # the busy timeout; across processes the busy timeout still applies.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction that commits on success and rolls back on any error."""
+        if self._writer is not None:
+            async with self._writer:
+                async with self._transaction(self._write_sessions) as session:
+                    yield session
+        else:
+            async with self._transaction(self._write_sessions) as session:
+                yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._transaction(self._read_sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _transaction(
+        self, factory: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        try:
+            async with factory() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            log.info(
+                "integrity error", extra={"action": "db.integrity", "constraint": _constraint(exc)}
+            )
+            raise Conflict("the change conflicts with existing data") from None
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as exc:
+            if isinstance(exc, DBAPIError) and not _is_unavailable(exc):
+                raise
+            log.warning(
+                "database unavailable",
+                extra={"action": "db.unavailable", "error": type(exc).__name__},
+            )
+            raise Unavailable(
+                "the database is unavailable; nothing was written, try again"
+            ) from None
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read_engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ok" for the health check
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def _constraint(exc: IntegrityError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "constraint_name", "") or "")
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    needles = (
+        "connection",
+        "could not connect",
+        "server closed",
+        "database is locked",
+        "disk i/o",
+        "database or disk is full",
+        "unable to open",
+        "terminating",
+        "cannot connect",
+        "too many clients",
+    )
+    return any(n in message for n in needles)
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logging"] = False
+    return cfg
+
+
+def upgrade_sync(url: str, revision: str = "heads") -> None:
+    """Apply the migrations (runs its own event loop: call from a thread or the CLI)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade(url: str, revision: str = "heads") -> None:
+    await asyncio.to_thread(upgrade_sync, url, revision)

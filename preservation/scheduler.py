@@ -1,0 +1,117 @@
+"""APScheduler only ticks: the claim loop (woken after each commit, and on an interval) and a few
+periodic jobs. Job state lives in our tables, so any number of nodes can share one database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+Sweep = Callable[[], Awaitable[int]]
+
+
+class Scheduler:
+    def __init__(self, *, interval_seconds: float):
+        self.interval_seconds = interval_seconds
+        self._aps = AsyncIOScheduler(timezone=UTC)
+        self._sweeps: list[tuple[str, Sweep]] = []
+        self._dirty = False
+        self._running_claim = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self.last_claim_seconds: float = 0.0
+        self.on_claim_duration: Callable[[float], None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._aps.running and not self._stopping
+
+    def add_sweep(self, name: str, sweep: Sweep) -> None:
+        """A sweep claims and handles due rows, returning how many it handled."""
+        self._sweeps.append((name, sweep))
+
+    def add_job(self, name: str, fn: Callable[[], Awaitable[Any]], trigger: BaseTrigger) -> None:
+        self._aps.add_job(
+            fn,
+            trigger,
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+    def start(self) -> None:
+        self._aps.add_job(
+            self._claim,
+            IntervalTrigger(seconds=self.interval_seconds),
+            id="claim",
+            name="claim",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self._aps.start()
+
+    def wake(self) -> None:
+        """Ask for a claim pass now (after a commit that made rows due)."""
+        self._dirty = True
+        if self._aps.running and not self._running_claim and not self._stopping:
+            job = self._aps.get_job("claim")
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
+
+    async def run_sweeps_once(self) -> int:
+        handled = 0
+        for name, sweep in self._sweeps:
+            if self._stopping:
+                break
+            try:
+                handled += await sweep()
+            except Exception:
+                log.exception(
+                    "sweep failed", extra={"action": "scheduler.sweep_failed", "sweep": name}
+                )
+        return handled
+
+    async def _claim(self) -> None:
+        self._running_claim = True
+        self._idle.clear()
+        try:
+            while not self._stopping:
+                self._dirty = False
+                started = time.perf_counter()
+                handled = await self.run_sweeps_once()
+                self.last_claim_seconds = time.perf_counter() - started
+                if self.on_claim_duration is not None:
+                    self.on_claim_duration(self.last_claim_seconds)
+                # Keep going while there is work, or while a wake arrived during the pass.
+                if handled == 0 and not self._dirty:
+                    break
+        finally:
+            self._running_claim = False
+            self._idle.set()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming; let a pass in progress finish (up to the grace period), then shut down."""
+        self._stopping = True
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning(
+                "claim pass still running at shutdown", extra={"action": "scheduler.stop_timeout"}
+            )
+        if self._aps.running:
+            self._aps.shutdown(wait=False)

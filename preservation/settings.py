@@ -1,0 +1,136 @@
+"""Typed settings: defaults from config/preservation.toml, overridden by PRESERVATION_* variables.
+
+An unknown or malformed setting stops start-up with a SettingsError naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS_FILE = PROJECT_ROOT / "config" / "preservation.toml"
+ENV_PREFIX = "PRESERVATION_"
+# Variables with the prefix that are not settings (used by the test suite and tooling).
+NOT_SETTINGS = frozenset({"PRESERVATION_TEST_POSTGRES", "PRESERVATION_CONFIG"})
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./preservation.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    node_name: str = ""
+    load_demo: bool = True
+    regimes_file: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "preservation-dispatcher@localhost"
+    smtp_timeout_seconds: float = Field(30, gt=0)
+    reminder_offsets_days: tuple[int, ...] = (30, 14, 7, 3, 1)
+    ack_timeout_hours: int = Field(48, ge=1)
+    mla_followup_days: int = Field(30, ge=1)
+    digest_hour: int = Field(8, ge=0, le=23)
+    staleness_days: int = Field(180, ge=1)
+    claim_interval_seconds: float = Field(5.0, gt=0)
+    lease_seconds: int = Field(120, ge=1)
+    max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    claim_batch_size: int = Field(50, ge=1, le=10000)
+    max_body_bytes: int = Field(1048576, ge=1024)
+    max_identifiers: int = Field(50, ge=1)
+    auth_failures_per_minute: int = Field(20, ge=1)
+    metrics: str = "off"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_timeout_seconds: float = Field(10.0, ge=0)
+
+    @field_validator("reminder_offsets_days")
+    @classmethod
+    def _offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(v <= 0 for v in value):
+            raise ValueError("every offset must be a positive number of days")
+        return tuple(sorted(set(value), reverse=True))
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @property
+    def node(self) -> str:
+        return self.node_name or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def regimes_path(self) -> Path:
+        return (
+            Path(self.regimes_file)
+            if self.regimes_file
+            else PROJECT_ROOT / "config" / "regimes.toml"
+        )
+
+
+def _parse_env_value(name: str, raw: str) -> object:
+    annotation = Settings.model_fields[name].annotation
+    if annotation == tuple[int, ...]:
+        raw = raw.strip()
+        if raw.startswith("["):
+            return json.loads(raw)
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    defaults_file: Path | None = None,
+    **overrides: object,
+) -> Settings:
+    """Read the defaults file, apply PRESERVATION_* variables, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    path = defaults_file or Path(env.get("PRESERVATION_CONFIG") or DEFAULTS_FILE)
+    values: dict[str, object] = {}
+    if path.exists():
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    for key in values:
+        if key not in Settings.model_fields:
+            raise SettingsError(f"{path}: unknown setting {key!r}")
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX) or var in NOT_SETTINGS:
+            continue
+        name = var[len(ENV_PREFIX) :].lower()
+        if name not in Settings.model_fields:
+            raise SettingsError(f"{var}: unknown setting {name!r}")
+        try:
+            values[name] = _parse_env_value(name, raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{var}: malformed value: {exc}") from exc
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        source = f"{ENV_PREFIX}{name.upper()}" if f"{ENV_PREFIX}{name.upper()}" in env else name
+        raise SettingsError(f"setting {source}: {first['msg']}") from None

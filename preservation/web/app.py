@@ -1,0 +1,89 @@
+"""The aiohttp application factory. Nothing is made at import time: the engine, the scheduler
+and the channels are opened and closed in cleanup contexts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..clock import Clock, SystemClock
+from ..db import Database, upgrade
+from ..settings import Settings
+from . import api_system
+from .auth import LIMITER, FailureLimiter, authenticate
+from .endpoints import Api
+from .keys import CLOCK, DB, SCHEDULER, SETTINGS
+from .middleware import request_log_middleware
+from .openapi import build_openapi
+from .problem import error_middleware
+
+log = logging.getLogger(__name__)
+API_KEY = web.AppKey("api", Api)
+
+
+def api_modules() -> list[Api]:
+    """Every JSON API module; each registers its endpoints once, here."""
+    return [api_system.api]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    scheduler: bool = True,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[request_log_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[LIMITER] = FailureLimiter(settings.auth_failures_per_minute)
+
+    combined = Api()
+    for module in api_modules():
+        combined.endpoints.extend(module.endpoints)
+    app[API_KEY] = combined
+    combined.install(app, authenticate)
+    spec = build_openapi(combined)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/openapi.json", openapi)
+    app.cleanup_ctx.append(_database(settings, migrate=migrate))
+    app.cleanup_ctx.append(_scheduler(settings, enabled=scheduler))
+    return app
+
+
+def _database(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(settings.database_url)
+        db = Database(settings.database_url)
+        app[DB] = db
+        log.info("database open", extra={"action": "db.open", "dialect": db.dialect})
+        yield
+        await db.dispose()
+        log.info("database closed", extra={"action": "db.close"})
+
+    return ctx
+
+
+def _scheduler(settings: Settings, *, enabled: bool):  # type: ignore[no-untyped-def]
+    from ..scheduler import Scheduler
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        sched = Scheduler(interval_seconds=settings.claim_interval_seconds)
+        app[SCHEDULER] = sched
+        if enabled:
+            sched.start()
+            log.info("scheduler started", extra={"action": "scheduler.start"})
+        yield
+        await sched.stop(grace_seconds=settings.shutdown_timeout_seconds)
+        log.info("scheduler stopped", extra={"action": "scheduler.stop"})
+
+    return ctx

@@ -1,0 +1,73 @@
+"""Bearer-token authentication, with failed attempts slowed per client address."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+
+from aiohttp import web
+
+from ..auth import Principal, principal_for_token
+from ..errors import TooManyRequests, Unauthorized
+from .keys import DB
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+class FailureLimiter:
+    """Counts failed authentications per address over a sliding minute (per node)."""
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _window(self, address: str, now: float) -> deque[float]:
+        window = self._failures[address]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        return window
+
+    def check(self, address: str) -> None:
+        now = time.monotonic()
+        window = self._window(address, now)
+        if len(window) >= self.per_minute:
+            retry = max(1, int(60 - (now - window[0])) + 1)
+            raise TooManyRequests(
+                "too many failed authentications from this address", retry_after=retry
+            )
+
+    def fail(self, address: str) -> None:
+        self._window(address, time.monotonic()).append(time.monotonic())
+        if len(self._failures) > 10000:  # bound memory under a scan from many addresses
+            self._failures.pop(next(iter(self._failures)))
+
+
+LIMITER = web.AppKey("limiter", FailureLimiter)
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal:
+    app = request.app
+    existing = request.get(PRINCIPAL)
+    if existing is not None:
+        return existing
+    address = request.remote or "unknown"
+    limiter = app[LIMITER]
+    limiter.check(address)
+    token = bearer(request)
+    principal = None
+    if token is not None and len(token) <= 200:
+        async with app[DB].read() as session:
+            principal = await principal_for_token(session, token)
+    if principal is None:
+        limiter.fail(address)
+        raise Unauthorized("a valid bearer token is required" if token else "missing bearer token")
+    request[PRINCIPAL] = principal
+    return principal

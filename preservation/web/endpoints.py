@@ -1,0 +1,156 @@
+"""Endpoint registry: each JSON handler declares its input and output models once; the same
+declaration parses the request, checks the role, and generates /openapi.json, so the
+description cannot drift from the code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from ..errors import BadRequest, Forbidden, InvalidInput
+from .problem import from_validation
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(kw_only=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    roles: frozenset[str] | None = None
+    #: Other media types this endpoint answers with, e.g. {"text/calendar": "string"}.
+    media: dict[str, str] = field(default_factory=dict)
+    errors: tuple[int, ...] = (400, 401, 403, 404, 422)
+    idempotent_key: bool = False
+
+
+@dataclass(kw_only=True)
+class Call:
+    """What a handler receives besides the aiohttp request."""
+
+    request: web.Request
+    principal: Any
+    body: Any
+    query: Any
+    params: dict[str, str]
+
+
+class Api:
+    def __init__(self) -> None:
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        auth: bool = True,
+        roles: set[str] | frozenset[str] | None = None,
+        media: dict[str, str] | None = None,
+        errors: tuple[int, ...] | None = None,
+        idempotent_key: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            default_errors = (400, 401, 403, 404, 409, 422) if auth else (400, 422)
+            self.endpoints.append(
+                Endpoint(
+                    method=method.upper(),
+                    path=path,
+                    handler=fn,
+                    summary=summary,
+                    tag=tag,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    auth=auth,
+                    roles=frozenset(roles) if roles else None,
+                    media=dict(media or {}),
+                    errors=errors or default_errors,
+                    idempotent_key=idempotent_key,
+                )
+            )
+            return fn
+
+        return register
+
+    def install(
+        self, app: web.Application, authenticate: Callable[[web.Request], Awaitable[Any]]
+    ) -> None:
+        for ep in self.endpoints:
+            app.router.add_route(ep.method, ep.path, _wrap(ep, authenticate))
+
+
+async def read_json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        raise BadRequest("a JSON body is required")
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def parse_model(model: type[BaseModel], data: Any, *, prefix: str = "") -> Any:
+    if not isinstance(data, dict):
+        raise InvalidInput(prefix or "body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc, prefix=prefix) from None
+
+
+def _wrap(ep: Endpoint, authenticate: Callable[[web.Request], Awaitable[Any]]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = await authenticate(request) if ep.auth else None
+        if ep.roles is not None and principal.role not in ep.roles:
+            raise Forbidden(
+                f"the {principal.role} role may not {ep.summary[0].lower() + ep.summary[1:]}"
+            )
+        query = None
+        if ep.query is not None:
+            # Repeated query keys: the last one counts, as in most servers.
+            query = parse_model(ep.query, dict(request.query.items()), prefix="query")
+        body = None
+        if ep.body is not None:
+            body = parse_model(ep.body, await read_json(request))
+        call = Call(
+            request=request,
+            principal=principal,
+            body=body,
+            query=query,
+            params=dict(request.match_info),
+        )
+        result = await ep.handler(call)
+        if isinstance(result, web.StreamResponse):
+            return result
+        status = ep.status
+        if isinstance(result, tuple):
+            result, status = result
+        if isinstance(result, BaseModel):
+            payload = result.model_dump(mode="json")
+        else:
+            payload = result
+        return web.json_response(payload, status=status)
+
+    handler.__name__ = ep.handler.__name__
+    return handler
