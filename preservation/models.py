@@ -218,7 +218,7 @@ class Reminder(SQLModel, table=True):
     __tablename__ = "reminder"
     __table_args__ = (
         UniqueConstraint("unit_id", "key", name="uq_reminder_unit_key"),
-        Index("ix_reminder_due", "status", "due_at"),
+        Index("ix_reminder_due", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -231,7 +231,8 @@ class Reminder(SQLModel, table=True):
     #: pending -> sending (claimed) -> delivered | failed | cancelled
     status: str = Field(default="pending", max_length=20)
     attempts: int = 0
-    next_attempt_at: datetime | None = utc_column()
+    #: When the row may next be claimed: due_at at first, later after each retry's back-off.
+    next_attempt_at: datetime | None = utc_column(nullable=False)
     claimed_by: str | None = Field(default=None, max_length=200)
     lease_until: datetime | None = utc_column()
     late: bool = False

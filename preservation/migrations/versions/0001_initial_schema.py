@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 19:08:35.612540
+Create Date: 2026-11-24 19:11:19.103027
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def upgrade() -> None:
     sa.Column('due_at', preservation.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', preservation.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', preservation.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('lease_until', preservation.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('late', sa.Boolean(), nullable=False),
@@ -199,7 +199,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('unit_id', 'key', name='uq_reminder_unit_key')
     )
     with op.batch_alter_table('reminder', schema=None) as batch_op:
-        batch_op.create_index('ix_reminder_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_reminder_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_request_id'), ['request_id'], unique=False)
 
     op.create_table('request_identifier',

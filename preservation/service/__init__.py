@@ -1,0 +1,1 @@
+"""Use cases. Each owns one transaction; helpers and repositories never commit."""
