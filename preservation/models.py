@@ -265,3 +265,12 @@ def all_tables() -> None:
             importlib.import_module(name)
         except ModuleNotFoundError:
             pass
+
+
+class DirectoryVersion(SQLModel, table=True):
+    """A counter bumped by every directory change, so each node knows when to rebuild its index."""
+
+    __tablename__ = "directory_version"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = 0
