@@ -258,13 +258,8 @@ class IdempotencyRecord(SQLModel, table=True):
 
 def all_tables() -> None:
     """Import every module that defines tables so SQLModel.metadata is complete."""
-    import importlib
-
-    for name in ("contacts.models", "providers.models"):
-        try:  # TEMPORARY while the registries are written
-            importlib.import_module(name)
-        except ModuleNotFoundError:
-            pass
+    import contacts.models  # noqa: F401
+    import providers.models  # noqa: F401
 
 
 class DirectoryVersion(SQLModel, table=True):
