@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -68,6 +68,8 @@ class Database:
         # One writer at a time in this process on SQLite: BEGIN IMMEDIATE would otherwise spin on
         # the busy timeout; across processes the busy timeout still applies.
         self._writer = asyncio.Lock() if self.is_sqlite else None
+        #: Called once for each Unavailable raised (the metrics count database errors with it).
+        self.on_error: Callable[[Exception], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -108,6 +110,8 @@ class Database:
                 "database unavailable",
                 extra={"action": "db.unavailable", "error": type(exc).__name__},
             )
+            if self.on_error is not None:
+                self.on_error(exc)
             raise Unavailable(
                 "the database is unavailable; nothing was written, try again"
             ) from None

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from ..clock import Clock, SystemClock
 from ..db import Database, upgrade
+from ..metrics import setup_metrics
+from ..reminder_delivery import setup_deadlines
 from ..settings import Settings
 from . import api_system
 from .auth import LIMITER, FailureLimiter, authenticate
@@ -18,6 +20,7 @@ from .keys import CLOCK, DB, SCHEDULER, SETTINGS
 from .middleware import request_log_middleware
 from .openapi import build_openapi
 from .problem import error_middleware
+from .shutdown import setup_graceful_shutdown
 
 log = logging.getLogger(__name__)
 API_KEY = web.AppKey("api", Api)
@@ -56,6 +59,11 @@ def create_app(
     app.router.add_get("/openapi.json", openapi)
     app.cleanup_ctx.append(_database(settings, migrate=migrate))
     app.cleanup_ctx.append(_scheduler(settings, enabled=scheduler))
+    # After the database and scheduler contexts: they unwind in reverse, so the release at
+    # shutdown runs first, and the hooks attach to a database and scheduler that exist.
+    setup_graceful_shutdown(app)
+    setup_metrics(app)
+    setup_deadlines(app)
     return app
 
 
