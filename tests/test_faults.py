@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 
 import pytest
 from sqlalchemy import event, text
@@ -149,7 +150,7 @@ async def test_oversized_body_is_413_problem(client, tokens) -> None:  # type: i
     huge = b'{"authority": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     resp = await client.patch(
         "/api/v1/unit",
-        data=huge,
+        data=io.BytesIO(huge),
         headers={**auth(tokens["supervisor"]), "Content-Type": "application/json"},
     )
     await assert_problem(resp, 413)
