@@ -11,7 +11,6 @@ from aiohttp import web
 from ..clock import Clock, SystemClock
 from ..db import Database, upgrade
 from ..metrics import setup_metrics
-from ..reminder_delivery import setup_deadlines
 from ..settings import Settings
 from . import api_system
 from .auth import LIMITER, FailureLimiter, authenticate
@@ -63,7 +62,6 @@ def create_app(
     # shutdown runs first, and the hooks attach to a database and scheduler that exist.
     setup_graceful_shutdown(app)
     setup_metrics(app)
-    setup_deadlines(app)
     return app
 
 
