@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import core
+from . import audit, core
 
-REGISTRARS = [core.register]
+REGISTRARS = [core.register, audit.register]

@@ -1,0 +1,411 @@
+"""The outbox sweep: claim due rows with a lease, build each message from the request and its
+letter, send it through its channel OUTSIDE any database transaction, then record the result in a
+new transaction: sent (and the request queued -> sent on its first main delivery), another attempt
+after a back-off, or failed for good with an audit event and an alert to the unit.
+
+Nothing is dropped silently: a row is only ever left "sending" by a node that died, and its lease
+runs out so the next claim (on any node, or this one after a restart) takes it again. A receiver
+recognises the repeat by the row's stable Message-ID / Idempotency-Key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import claims
+from ..clock import Clock
+from ..db import Database
+from ..lifecycle import Status
+from ..models import OutboxMessage, PreservationRequest, RequestIdentifier, Unit, User
+from ..regimes import Regime, load_regimes
+from ..service import delivery
+from ..service.context import Context
+from ..settings import Settings
+from . import email as email_channel
+from . import portal
+from . import webhook as webhook_channel
+from .message import (
+    DeliveryError,
+    OutgoingMessage,
+    domain_of,
+    idempotency_key_for,
+    message_id_for,
+)
+
+log = logging.getLogger(__name__)
+Sender = Callable[[OutgoingMessage, Unit], Awaitable[str]]
+
+
+def retry_policy(settings: Settings) -> claims.RetryPolicy:
+    return claims.RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base_seconds=settings.retry_base_seconds,
+        max_seconds=settings.retry_max_seconds,
+    )
+
+
+async def _provider_view(session: AsyncSession, slug: str | None) -> dict[str, Any] | None:
+    if not slug:
+        return None
+    from ..directory import get_provider
+
+    provider = await get_provider(session, slug)
+    if provider is None:
+        return None
+    return {
+        "name": provider.name,
+        "country": provider.country,
+        "entity_by_region": getattr(provider, "entity_by_region", None),
+    }
+
+
+async def letter_context_for(
+    session: AsyncSession,
+    req: PreservationRequest,
+    *,
+    regimes: dict[str, Regime],
+    now: datetime,
+) -> dict[str, Any]:
+    """The letter's context (also its JSON form) for `req` as it stands."""
+    from ..render.letter import letter_context
+
+    assert req.id is not None
+    unit = await session.get(Unit, req.unit_id)
+    creator = await session.get(User, req.created_by)
+    identifiers = list(
+        (
+            await session.execute(
+                select(RequestIdentifier)
+                .where(RequestIdentifier.request_id == req.id)
+                .order_by(RequestIdentifier.position)
+            )
+        ).scalars()
+    )
+    return letter_context(
+        req=req,
+        identifiers=identifiers,
+        unit=unit,
+        regime=regimes[req.regime],
+        recipients=list((req.route or {}).get("recipients", [])),
+        creator=creator.name if creator is not None else "",
+        provider=await _provider_view(session, req.provider),
+        now=now,
+    )
+
+
+async def letter_text(
+    session: AsyncSession, req: PreservationRequest, *, regimes: dict[str, Regime], now: datetime
+) -> str:
+    from ..render.letter import render_letter
+
+    context = await letter_context_for(session, req, regimes=regimes, now=now)
+    return render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
+
+
+async def letter_parts(
+    session: AsyncSession,
+    req: PreservationRequest,
+    *,
+    regimes: dict[str, Regime],
+    now: datetime,
+) -> tuple[dict[str, Any], str, bytes | None]:
+    """The letter's context (its JSON form), its text and its PDF (None when the PDF cannot be
+    made here: the text body carries the whole letter anyway)."""
+    from ..render.letter import render_letter
+
+    context = await letter_context_for(session, req, regimes=regimes, now=now)
+    text = render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
+    try:
+        pdf: bytes | None = await asyncio.to_thread(
+            render_letter, context, fmt="pdf", lang=req.lang
+        )
+    except Exception:  # noqa: BLE001 - a missing font must not stop an urgent request
+        log.exception("PDF letter failed", extra={"action": "dispatch.pdf_failed"})
+        pdf = None
+    return context, text, pdf
+
+
+class Dispatcher:
+    """One per process. `sweep()` is registered with the scheduler; tests call it directly."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        regimes: dict[str, Regime],
+        wake: Callable[[], None] = lambda: None,
+        http: aiohttp.ClientSession | None = None,
+        concurrency: int = 10,
+        webhook_timeout_seconds: float = webhook_channel.DEFAULT_TIMEOUT_SECONDS,
+    ):
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.regimes = regimes
+        self.wake = wake
+        self.http = http
+        self.node = settings.node
+        self.policy = retry_policy(settings)
+        self.concurrency = concurrency
+        self.webhook_timeout_seconds = webhook_timeout_seconds
+        self.senders: dict[str, Sender] = {"email": self._email, "webhook": self._webhook}
+
+    @property
+    def ctx(self) -> Context:
+        return Context(
+            settings=self.settings, clock=self.clock, regimes=self.regimes, wake=self.wake
+        )
+
+    async def sweep(self) -> int:
+        """Claim the due rows and deliver them; returns how many were handled."""
+        async with self.db.write() as session:
+            ids = await claims.claim(
+                session,
+                OutboxMessage,
+                node=self.node,
+                now=self.clock.now(),
+                lease_seconds=self.settings.lease_seconds,
+                limit=self.settings.claim_batch_size,
+            )
+        if not ids:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(outbox_id: int) -> None:
+            async with gate:
+                try:
+                    await self.deliver(outbox_id)
+                except Exception:
+                    # The lease runs out and the row is claimed again: logged, never lost.
+                    log.exception(
+                        "delivery crashed",
+                        extra={"action": "dispatch.crashed", "outbox_id": outbox_id},
+                    )
+
+        await asyncio.gather(*(one(i) for i in ids))
+        return len(ids)
+
+    async def deliver(self, outbox_id: int) -> None:
+        """Build, send, record one claimed row."""
+        async with self.db.read() as session:
+            row = await session.get(OutboxMessage, outbox_id)
+            if row is None or row.status != "sending" or row.claimed_by != self.node:
+                return
+            req = await session.get(PreservationRequest, row.request_id)
+            unit = await session.get(Unit, row.unit_id)
+            assert req is not None and unit is not None
+            if row.channel == "portal" or req.status in (Status.CLOSED, Status.LAPSED):
+                outcome = "handoff" if row.channel == "portal" else "cancel"
+                message = None
+            else:
+                outcome = "send"
+                try:
+                    message = await self.build(session, row=row, req=req)
+                except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt
+                    log.exception("message build failed", extra={"action": "dispatch.build_failed"})
+                    message = None
+                    outcome = f"error:could not build the message: {type(exc).__name__}: {exc}"
+        if outcome == "handoff":
+            async with self.db.write() as session:
+                await portal.to_handoff(session, outbox_id)
+            return
+        if outcome == "cancel":
+            async with self.db.write() as session:
+                await delivery.cancel_unsent(
+                    session, request_id=row.request_id, now=self.clock.now()
+                )
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
+                    .values(status="cancelled", lease_until=None, last_error="request closed")
+                    .execution_options(synchronize_session=False)
+                )
+            return
+        error: str | None = None
+        message_id = ""
+        if message is None:
+            error = outcome.removeprefix("error:")
+        else:
+            try:
+                message_id = await self.senders[row.channel](message, unit)
+            except KeyError:
+                error = f"unknown channel {row.channel!r}"
+            except DeliveryError as exc:
+                error = exc.reason
+            except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt
+                log.exception("channel failed", extra={"action": "dispatch.channel_error"})
+                error = f"{type(exc).__name__}: {exc}"
+        await self.record(outbox_id, error=error, message_id=message_id)
+
+    async def build(
+        self, session: AsyncSession, *, row: OutboxMessage, req: PreservationRequest
+    ) -> OutgoingMessage:
+        assert row.id is not None and req.id is not None
+        context, text, pdf = await letter_parts(
+            session, req, regimes=self.regimes, now=self.clock.now()
+        )
+        return OutgoingMessage(
+            outbox_id=row.id,
+            request_id=req.id,
+            reference=req.reference,
+            role=row.role,
+            channel=row.channel,
+            to=row.to,
+            recipient_name=row.recipient_name,
+            subject=email_channel.subject_for(
+                reference=req.reference, urgent=req.urgent, case_reference=req.case_reference
+            ),
+            text=text,
+            pdf=pdf,
+            pdf_filename=f"{req.reference}.pdf",
+            document=context,
+            message_id=message_id_for(
+                outbox_id=row.id,
+                reference=req.reference,
+                domain=domain_of(self.settings.smtp_from),
+            ),
+            idempotency_key=idempotency_key_for(outbox_id=row.id, reference=req.reference),
+            urgent=req.urgent,
+            attempt=row.attempts,
+        )
+
+    async def _email(self, message: OutgoingMessage, unit: Unit) -> str:
+        return await email_channel.send_email(message, settings=self.settings, now=self.clock.now())
+
+    async def _webhook(self, message: OutgoingMessage, unit: Unit) -> str:
+        if self.http is None:
+            raise DeliveryError("no HTTP client: the dispatcher was started without one")
+        return await webhook_channel.send_webhook(
+            message,
+            http=self.http,
+            secret=unit.webhook_secret,
+            now=self.clock.now(),
+            timeout_seconds=self.webhook_timeout_seconds,
+        )
+
+    async def record(self, outbox_id: int, *, error: str | None, message_id: str) -> None:
+        """In a new transaction: complete, or retry with back-off, or fail with an alert."""
+        now = self.clock.now()
+        woke = False
+        async with self.db.write() as session:
+            row = (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id == outbox_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return
+            if error is None:
+                # Sent. Even if our lease ran out meanwhile, the message went: record it unless
+                # another node already did.
+                if row.status not in ("sending", "pending"):
+                    return
+                late = row.next_attempt_at is not None and now - row.next_attempt_at > timedelta(
+                    seconds=self.settings.lease_seconds
+                )
+                row.message_id = message_id[:300]
+                await claims.complete(
+                    session, OutboxMessage, outbox_id, now=now, message_id=message_id[:300]
+                )
+                req = await delivery.lock_request(session, row.request_id)
+                assert req is not None
+                woke = await delivery.record_sent(
+                    session,
+                    ctx=self.ctx,
+                    req=req,
+                    row=row,
+                    actor=delivery.SYSTEM_ACTOR,
+                    now=now,
+                    detail={"attempt": row.attempts, **({"late": True} if late else {})},
+                )
+                log.info(
+                    "delivered",
+                    extra={"action": "dispatch.sent", "outbox_id": outbox_id, "late": late},
+                )
+            else:
+                if row.status != "sending" or row.claimed_by != self.node:
+                    return  # another node holds it now and decides
+                failed = await claims.retry_or_fail(
+                    session,
+                    OutboxMessage,
+                    outbox_id,
+                    attempts=row.attempts,
+                    error=error,
+                    now=now,
+                    policy=self.policy,
+                )
+                if failed:
+                    req = await delivery.lock_request(session, row.request_id)
+                    assert req is not None
+                    await delivery.record_failed(
+                        session, req=req, row=row, error=error, attempts=row.attempts, now=now
+                    )
+                    woke = True
+                else:
+                    log.info(
+                        "delivery failed, will retry",
+                        extra={
+                            "action": "dispatch.retry",
+                            "outbox_id": outbox_id,
+                            "attempt": row.attempts,
+                        },
+                    )
+        if woke:
+            self.wake()
+
+    async def release(self) -> int:
+        """Give back the rows this node holds (graceful shutdown)."""
+        async with self.db.write() as session:
+            return await claims.release(
+                session, OutboxMessage, node=self.node, now=self.clock.now()
+            )
+
+
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+
+
+def setup(app: web.Application) -> None:
+    """Register the outbox sweep with the app's scheduler (call from create_app after the
+    database and scheduler cleanup contexts are added: it needs both at start-up)."""
+    app.cleanup_ctx.append(_dispatcher_ctx)
+
+
+async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    from ..web.keys import CLOCK, DB, SCHEDULER, SETTINGS
+
+    settings = app[SETTINGS]
+    scheduler = app[SCHEDULER]
+    http = aiohttp.ClientSession()
+    dispatcher = Dispatcher(
+        db=app[DB],
+        settings=settings,
+        clock=app[CLOCK],
+        regimes=load_regimes(settings.regimes_path),
+        wake=scheduler.wake,
+        http=http,
+    )
+    app[DISPATCHER] = dispatcher
+    scheduler.add_sweep("outbox", dispatcher.sweep)
+    # Everything overdue (after downtime, or a killed node's rows once their lease is out) is
+    # delivered at start, without waiting for the first interval.
+    scheduler.wake()
+    try:
+        yield
+    finally:
+        # Stop claiming and let a pass in flight finish before the HTTP client closes (the
+        # graceful-shutdown context then releases whatever this node still holds).
+        await scheduler.stop(grace_seconds=settings.shutdown_timeout_seconds)
+        await http.close()

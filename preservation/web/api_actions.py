@@ -1,0 +1,189 @@
+"""The transitions after sending over HTTP: acknowledge, extend, mla, close, and the record of a
+portal hand-off; the recipients' delivery state. Each POST honours Idempotency-Key: a repeat
+with the same key and body returns the first answer and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..auth import REQUEST_ROLES
+from ..schemas import RequestPublic
+from ..service import actions, idempotency
+from .api_requests import context_of
+from .endpoints import Api, Call, read_json
+from .keys import CLOCK, DB
+
+api = Api()
+ROLES = {str(r) for r in REQUEST_ROLES}
+TAG = "requests"
+TRANSITION_ERRORS = (400, 401, 403, 404, 409, 422)
+
+Work = Callable[[AsyncSession], Awaitable[RequestPublic]]
+
+
+async def idempotent(call: Call, *, scope: str, work: Work, status: int = 200) -> web.Response:
+    """Run `work` in one transaction, under the caller's Idempotency-Key when one is given; wake
+    the scheduler after a commit that changed something."""
+    key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
+    app = call.request.app
+    ctx = context_of(call.request)
+
+    async def run(session: AsyncSession) -> tuple[Any, int]:
+        public = await work(session)
+        return public.model_dump(mode="json"), status
+
+    outcome = await idempotency.run(
+        app[DB],
+        user_id=call.principal.user_id,
+        scope=scope,
+        key=key,
+        body=await read_json(call.request),
+        now=app[CLOCK].now(),
+        work=run,
+    )
+    headers = {}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        ctx.wake()
+    return web.json_response(outcome.body, status=outcome.status, headers=headers)
+
+
+def _scope(call: Call, action: str) -> str:
+    return f"POST /api/v1/requests/{call.params['id']}/{action}"
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/acknowledge",
+    summary="Record the provider's acknowledgement (preservation, extension or MLA receipt)",
+    tag=TAG,
+    body=actions.AcknowledgeIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def acknowledge(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=_scope(call, "acknowledge"),
+        work=lambda s: actions.acknowledge(
+            s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
+        ),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/extend",
+    summary="Record that an extension of the preservation was requested",
+    tag=TAG,
+    body=actions.ExtendIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def extend(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=_scope(call, "extend"),
+        work=lambda s: actions.extend(
+            s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
+        ),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/mla",
+    summary="Record that the formal MLA request was sent",
+    tag=TAG,
+    body=actions.MlaIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def mla(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=_scope(call, "mla"),
+        work=lambda s: actions.mla(
+            s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
+        ),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/close",
+    summary="Close a preservation request with its outcome",
+    tag=TAG,
+    body=actions.CloseIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def close(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=_scope(call, "close"),
+        work=lambda s: actions.close(
+            s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
+        ),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/recipients/{recipient_id}/submitted",
+    summary="Record that the request was filed in the provider's portal",
+    tag=TAG,
+    body=actions.SubmittedIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def portal_submitted(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=f"{_scope(call, 'recipients')}/{call.params['recipient_id']}/submitted",
+        work=lambda s: actions.portal_submitted(
+            s,
+            ctx=ctx,
+            principal=call.principal,
+            request_id=call.params["id"],
+            recipient_id=call.params["recipient_id"],
+            data=call.body,
+        ),
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/requests/{id}/recipients",
+    summary="Show each recipient's delivery state and the portal hand-off tasks",
+    tag=TAG,
+    response=actions.RecipientList,
+    roles=ROLES,
+    errors=(401, 403, 404),
+)
+async def recipients(call: Call) -> actions.RecipientList:
+    ctx = context_of(call.request)
+    async with call.request.app[DB].read() as session:
+        return await actions.recipients(
+            session, ctx=ctx, principal=call.principal, request_id=call.params["id"]
+        )
