@@ -29,6 +29,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a malformed HTTP message with a traceback that quotes the offending bytes,
+    which may be a header holding a token: keep one line without them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "malformed HTTP request refused (%s)", (exc.code,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.__dict__["action"] = "http.malformed"
+        return True
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -38,3 +55,4 @@ def configure(level: str = "INFO") -> None:
     # aiohttp's access log would print query strings (which may hold identifiers): we log our own.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(MalformedHttpFilter())
