@@ -1,0 +1,122 @@
+"""Submitting a draft: draft -> queued, one outbox row per recipient, audit event and reminder
+plan, all in the transaction of the use case. The scheduler is woken only after the commit:
+nothing is sent before it is committed, and nothing committed is forgotten."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..auth import Principal
+from ..db import Database
+from ..errors import InvalidInput
+from ..lifecycle import Action, transition
+from ..models import OutboxMessage, PreservationRequest, RequestIdentifier, Unit
+from ..schemas import RequestPublic
+from . import audit, reminders
+from .context import Context
+from .requests import (
+    assess,
+    load_identifiers,
+    load_request,
+    load_unit,
+    missing_errors,
+    to_public,
+)
+
+#: Portal rows are not sent by the dispatcher: they are a task for the officer (open the
+#: provider's portal, file the request there, record it as done).
+HANDOFF = "handoff"
+PENDING = "pending"
+
+
+async def submit_in_session(
+    session: AsyncSession,
+    *,
+    ctx: Context,
+    principal: Principal,
+    req: PreservationRequest,
+    unit: Unit | None = None,
+    identifiers: Sequence[RequestIdentifier] | None = None,
+) -> list[OutboxMessage]:
+    """Queue `req` for sending in the caller's transaction; returns the outbox rows.
+
+    409 unless the request is a draft; 422 naming every field the checklist still needs, or the
+    country when the directory knows nobody to send it to."""
+    now = ctx.clock.now()
+    new_status = transition(req.status, Action.SUBMIT)
+    assert req.id is not None
+    unit = unit or await load_unit(session, req.unit_id)
+    if identifiers is None:
+        identifiers = await load_identifiers(session, req.id)
+    # The unit profile or the directory may have changed since the draft was saved: reassess.
+    route = await assess(
+        session,
+        req,
+        parsed_warnings=[
+            f"identifiers[{r.position}]: {w}" for r in identifiers for w in r.warnings
+        ],
+        identifiers=len(identifiers),
+        unit=unit,
+        ctx=ctx,
+    )
+    check = req.checklist or {}
+    if not check.get("complete"):
+        raise InvalidInput(errors=missing_errors(req, check))
+    if not route.recipients:
+        field = "country" if req.country or not req.provider else "provider"
+        raise InvalidInput(field, f"nobody to send the request to: {route.why}")
+
+    rows = [
+        OutboxMessage(
+            request_id=req.id,
+            unit_id=req.unit_id,
+            role=r.role,
+            channel=r.channel,
+            to=r.to,
+            recipient_name=r.name,
+            status=HANDOFF if r.channel == "portal" else PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for r in route.recipients
+    ]
+    session.add_all(rows)
+    req.status = new_status.value
+    req.submitted_at = now
+    req.updated_at = now
+    req.version += 1
+    await audit.record(
+        session,
+        request_id=req.id,
+        actor=principal.actor,
+        action="submit",
+        now=now,
+        detail={
+            "route": route.channel,
+            "recipients": [{"role": r.role, "channel": r.channel} for r in route.recipients],
+            "why": route.why,
+        },
+    )
+    await reminders.replan(session, req, ctx=ctx)
+    await session.flush()
+    return rows
+
+
+async def submit_request(
+    db: Database, *, ctx: Context, principal: Principal, request_id: int | str
+) -> RequestPublic:
+    """POST /api/v1/requests/{id}/submit."""
+    async with db.write() as session:
+        req = await load_request(session, principal=principal, request_id=request_id)
+        unit = await load_unit(session, req.unit_id)
+        identifiers = await load_identifiers(session, req.id)  # type: ignore[arg-type]
+        outbox = await submit_in_session(
+            session, ctx=ctx, principal=principal, req=req, unit=unit, identifiers=identifiers
+        )
+        public = await to_public(
+            session, req, unit_name=unit.name, identifiers=identifiers, outbox=outbox
+        )
+    ctx.wake()
+    return public

@@ -1,0 +1,196 @@
+"""Preservation requests over HTTP: create (and submit), list, read, change drafts, submit, the
+letter, the audit trail. Handlers are thin: parse, call one service function, return the model.
+Officers and supervisors only; another unit's request is 404 everywhere."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..auth import REQUEST_ROLES
+from ..regimes import load_regimes
+from ..schemas import (
+    EventList,
+    LetterQuery,
+    ListQuery,
+    RequestCreate,
+    RequestList,
+    RequestPatch,
+    RequestPublic,
+)
+from ..service import requests as service
+from ..service.context import Context
+from ..service.submission import submit_request
+from .endpoints import Api, Call
+from .keys import CLOCK, DB, SCHEDULER, SETTINGS
+
+api = Api()
+ROLES = {str(r) for r in REQUEST_ROLES}
+TAG = "requests"
+
+
+@cache
+def _regimes(path: str) -> dict[str, Any]:
+    # Read once per process and path: the table changes with a deployment, not at run time.
+    return load_regimes(Path(path))
+
+
+def context_of(request: web.Request) -> Context:
+    """The service context of this application (settings, clock, regimes, scheduler wake-up)."""
+    app = request.app
+    settings = app[SETTINGS]
+    scheduler = app.get(SCHEDULER)
+    return Context(
+        settings=settings,
+        clock=app[CLOCK],
+        regimes=_regimes(str(settings.regimes_path)),
+        wake=scheduler.wake if scheduler is not None else (lambda: None),
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests",
+    summary='Create a preservation request (and submit it with "submit": true)',
+    tag=TAG,
+    body=RequestCreate,
+    response=RequestPublic,
+    status=201,
+    roles=ROLES,
+    idempotent_key=True,
+    errors=(400, 401, 403, 409, 422),
+)
+async def create_request(call: Call) -> RequestPublic:
+    # The Idempotency-Key header is handled around this call by the idempotency layer (issue 5):
+    # a repeat returns the stored first result with 200.
+    return await service.create_request(
+        call.request.app[DB],
+        ctx=context_of(call.request),
+        principal=call.principal,
+        data=call.body,
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/requests",
+    summary="List the unit's preservation requests",
+    tag=TAG,
+    query=ListQuery,
+    response=RequestList,
+    roles=ROLES,
+    errors=(400, 401, 403, 422),
+)
+async def list_requests(call: Call) -> RequestList:
+    q: ListQuery = call.query
+    return await service.list_requests(
+        call.request.app[DB],
+        ctx=context_of(call.request),
+        principal=call.principal,
+        status=q.status,
+        expiring_within=q.expiring_within,
+        limit=q.limit,
+        offset=q.offset,
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/requests/{id}",
+    summary="Show a preservation request",
+    tag=TAG,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=(401, 403, 404),
+)
+async def get_request(call: Call) -> RequestPublic:
+    return await service.get_request(
+        call.request.app[DB], principal=call.principal, request_id=call.params["id"]
+    )
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/requests/{id}",
+    summary="Change a draft preservation request",
+    tag=TAG,
+    body=RequestPatch,
+    response=RequestPublic,
+    roles=ROLES,
+)
+async def patch_request(call: Call) -> RequestPublic:
+    return await service.patch_request(
+        call.request.app[DB],
+        ctx=context_of(call.request),
+        principal=call.principal,
+        request_id=call.params["id"],
+        change=call.body,
+    )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/submit",
+    summary="Submit a draft preservation request for sending",
+    tag=TAG,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=(401, 403, 404, 409, 422),
+)
+async def submit(call: Call) -> RequestPublic:
+    return await submit_request(
+        call.request.app[DB],
+        ctx=context_of(call.request),
+        principal=call.principal,
+        request_id=call.params["id"],
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/requests/{id}/letter",
+    summary="Render the letter of a preservation request",
+    tag=TAG,
+    query=LetterQuery,
+    roles=ROLES,
+    media={
+        "text/plain": "string",
+        "text/html": "string",
+        "application/pdf": "string",
+        "application/json": "object",
+    },
+    errors=(401, 403, 404, 409, 422),
+)
+async def letter(call: Call) -> web.Response:
+    q: LetterQuery = call.query
+    body, content_type = await service.render_request_letter(
+        call.request.app[DB],
+        ctx=context_of(call.request),
+        principal=call.principal,
+        request_id=call.params["id"],
+        fmt=q.format,
+        lang=q.lang,
+    )
+    media, _, charset = content_type.partition("; charset=")
+    resp = web.Response(body=body, content_type=media, charset=charset or None)
+    if q.format == "pdf":
+        resp.headers["Content-Disposition"] = f'inline; filename="request-{call.params["id"]}.pdf"'
+    return resp
+
+
+@api.route(
+    "GET",
+    "/api/v1/requests/{id}/events",
+    summary="Show the audit trail of a preservation request",
+    tag=TAG,
+    response=EventList,
+    roles=ROLES,
+    errors=(401, 403, 404),
+)
+async def events(call: Call) -> EventList:
+    return await service.list_events(
+        call.request.app[DB], principal=call.principal, request_id=call.params["id"]
+    )
