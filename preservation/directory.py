@@ -1,10 +1,13 @@
-"""The directory in the database: providers and points of contact, and a per-node provider index
-rebuilt when any node changes the directory (a version counter in the database says so)."""
+"""The directory in the database: providers and points of contact, and a per-node snapshot (the
+provider and contact indexes) rebuilt when any node changes the directory (a version counter in
+the database says so)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact
+from contacts.search import ContactIndex
 from providers.matching import ProviderIndex
 from providers.models import Provider
 
@@ -35,33 +39,89 @@ async def bump_version(session: AsyncSession) -> None:
     await session.execute(stmt)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """The whole directory of one version, detached from any session, with its indexes.
+
+    Rows are shared between requests: treat them as read-only."""
+
+    version: int
+    providers: ProviderIndex[Provider]
+    contacts: ContactIndex[Contact]
+    provider_by_slug: dict[str, Provider] = field(default_factory=dict)
+    contact_by_id: dict[int, Contact] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, version: int, providers: Sequence[Provider], contacts: Sequence[Contact]):  # type: ignore[no-untyped-def]
+        return cls(
+            version=version,
+            providers=ProviderIndex(providers),
+            contacts=ContactIndex(contacts),
+            provider_by_slug={p.slug: p for p in providers},
+            contact_by_id={c.id: c for c in contacts if c.id is not None},
+        )
+
+    def contacts_for_country(self, country: str | None) -> list[Contact]:
+        """The country's contacts, those accepting preservation requests first, then by id
+        (the order ``contacts_for_country`` gives from the database)."""
+        if not country:
+            return []
+        rows = [c for c in self.contacts.contacts if c.country == country]
+        rows.sort(key=lambda c: (not c.accepts_preservation, c.id or 0))
+        return rows
+
+
 class DirectoryCache:
-    """The provider index of this node, rebuilt when the directory version changes."""
+    """This node's snapshot of the directory, rebuilt when the directory version changes.
 
-    def __init__(self) -> None:
-        self._version = -1
-        self._index: ProviderIndex[Provider] = ProviderIndex([])
+    ``recheck_seconds`` bounds how often the version is read from the database: 0 (the default)
+    reads it on every call; a small value (the server uses it) lets a burst of look-ups share
+    one check. Changes made through this node call ``invalidate`` and are seen at once; changes
+    by another node are seen within ``recheck_seconds``.
+    """
+
+    def __init__(
+        self, *, recheck_seconds: float = 0.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._snapshot = Snapshot.build(-1, [], [])
         self._lock = asyncio.Lock()
+        self._recheck = recheck_seconds
+        self._monotonic = monotonic
+        self._checked_at = float("-inf")
+        #: How many times the snapshot was (re)built (tests and the benchmark read it).
+        self.builds = 0
 
-    async def index(self, session: AsyncSession) -> ProviderIndex[Provider]:
+    async def snapshot(self, session: AsyncSession) -> Snapshot:
+        now = self._monotonic()
+        if self._snapshot.version >= 0 and now - self._checked_at < self._recheck:
+            return self._snapshot
         version = await current_version(session)
-        if version == self._version:
-            return self._index
+        if version == self._snapshot.version:
+            self._checked_at = now
+            return self._snapshot
         async with self._lock:
-            if version != self._version:
-                rows = (
+            if version != self._snapshot.version:
+                providers = (
                     (await session.execute(select(Provider).order_by(Provider.slug)))
                     .scalars()
                     .all()
                 )
-                for row in rows:
+                contacts = (
+                    (await session.execute(select(Contact).order_by(Contact.id))).scalars().all()
+                )
+                for row in (*providers, *contacts):
                     session.expunge(row)
-                self._index = ProviderIndex(rows)
-                self._version = version
-        return self._index
+                self._snapshot = Snapshot.build(version, providers, contacts)
+                self.builds += 1
+            self._checked_at = now
+        return self._snapshot
+
+    async def index(self, session: AsyncSession) -> ProviderIndex[Provider]:
+        return (await self.snapshot(session)).providers
 
     def invalidate(self) -> None:
-        self._version = -1
+        """Read the version on the next call (call after committing a directory change)."""
+        self._checked_at = float("-inf")
 
 
 async def get_provider(session: AsyncSession, slug: str) -> Provider | None:

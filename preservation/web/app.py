@@ -12,7 +12,7 @@ from ..clock import Clock, SystemClock
 from ..db import Database, upgrade
 from ..metrics import setup_metrics
 from ..settings import Settings
-from . import api_system
+from . import api_directory, api_system
 from .auth import LIMITER, FailureLimiter, authenticate
 from .endpoints import Api
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -27,7 +27,7 @@ API_KEY = web.AppKey("api", Api)
 
 def api_modules() -> list[Api]:
     """Every JSON API module; each registers its endpoints once, here."""
-    return [api_system.api]
+    return [api_system.api, api_directory.api]
 
 
 def create_app(
@@ -58,6 +58,7 @@ def create_app(
     app.router.add_get("/openapi.json", openapi)
     app.cleanup_ctx.append(_database(settings, migrate=migrate))
     app.cleanup_ctx.append(_scheduler(settings, enabled=scheduler))
+    api_directory.setup_directory(app)
     # After the database and scheduler contexts: they unwind in reverse, so the release at
     # shutdown runs first, and the hooks attach to a database and scheduler that exist.
     setup_graceful_shutdown(app)
