@@ -1,0 +1,674 @@
+"""Delivery of reminder rows (planned reminders, alerts, digests, staleness reports), and the
+periodic jobs that make digests and reports due.
+
+A sweep claims due rows with a lease (claims.claim: FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN
+IMMEDIATE on SQLite), composes each message from the current state of its request and unit,
+delivers it outside any transaction (e-mail through one SMTP connection per batch, and a signed
+webhook where the unit has one), then completes it or schedules a retry with back-off. A node that
+dies mid-batch loses its lease and another node delivers: at least once, with a Message-ID and an
+X-Preservation-Idempotency-Key derived from the row's key so a recipient can drop a repeat. A row
+delivered more than five minutes after its due instant is flagged late (overdue rows are delivered
+at start, at once).
+
+The periodic job only inserts rows whose keys are unique per unit ("digest:<local date>",
+"stale:<ISO week>") with ON CONFLICT DO NOTHING: however many nodes tick, each is made once."""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+from sqlalchemy import and_, or_, select, update
+
+from . import claims
+from . import deadlines as dl
+from . import reminder_text as text
+from .dispatch.message import DeliveryError, domain_of
+from .dispatch.webhook import post_json
+from .models import PreservationRequest, Reminder, Unit, User
+from .regimes import get_regime
+from .service.context import Context
+from .service.reminders import (
+    ALERT_LAPSED,
+    DIGEST,
+    LAPSABLE,
+    STALENESS,
+    deadline_input,
+    insert_reminders,
+    is_plan_kind,
+    lapse_due,
+    regimes_of,
+)
+
+log = logging.getLogger(__name__)
+DIGEST_DAYS = 14
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def message_id(*, unit_id: int, key: str, domain: str) -> str:
+    """Derived from the row's (unit, key), so a repeat carries the same Message-ID."""
+    return f"<reminder-{unit_id}.{_KEY_CHARS.sub('.', key)}@{domain}>"
+
+
+def idempotency_key(*, unit_id: int, key: str) -> str:
+    return f"reminder:{unit_id}:{key}"
+
+
+def _count(metrics: Any, outcome: str) -> None:
+    """Count one reminder delivery attempt in the app's metrics (a no-op when they are off)."""
+    if metrics is None:
+        return
+    from .metrics import count_delivery
+
+    count_delivery(metrics, "reminder", outcome)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+class Mailer:
+    """One SMTP connection for a batch; reconnects once when the server drops it."""
+
+    def __init__(self, settings: Any):
+        self.settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_security == "tls",
+            start_tls=True if s.smtp_security == "starttls" else False,
+            timeout=s.smtp_timeout_seconds,
+        )
+        await smtp.connect()
+        if s.smtp_username:
+            await smtp.login(s.smtp_username, s.smtp_password)
+        self._smtp = smtp
+        return smtp
+
+    async def send(self, mail: EmailMessage, recipients: Sequence[str]) -> None:
+        for attempt in (1, 2):
+            try:
+                smtp = self._smtp or await self._connect()
+                errors, _ = await smtp.send_message(
+                    mail, sender=self.settings.smtp_from, recipients=list(recipients)
+                )
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                self._smtp = None
+                if attempt == 2:
+                    raise DeliveryError(f"SMTP server disconnected: {exc}") from None
+                continue
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._reset()
+                raise DeliveryError(
+                    f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600
+                ) from None
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                await self.close()
+                raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
+            if errors:
+                refused = ", ".join(f"{addr} ({r.code})" for addr, r in errors.items())
+                raise DeliveryError(f"SMTP refused some recipients: {refused}")
+            return
+
+    async def _reset(self) -> None:
+        if self._smtp is not None:
+            try:
+                await self._smtp.rset()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                await self.close()
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            smtp.close()
+
+
+# --- one batch -----------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Job:
+    row: Reminder
+    unit: Unit
+    emails: list[str]
+    composed: text.Composed | None = None
+    #: Channels already done on an earlier attempt (kept in the row's payload).
+    done: set[str] = field(default_factory=set)
+    error: str = ""
+    skip_reason: str = ""
+
+
+def _dedupe(addresses: Sequence[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for a in addresses:
+        a = (a or "").strip()
+        if a and a.lower() not in seen:
+            seen[a.lower()] = a
+    return list(seen.values())
+
+
+async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
+    rows = (
+        (
+            await session.execute(
+                select(Reminder).where(
+                    Reminder.id.in_(ids), Reminder.status == "sending", Reminder.claimed_by == node
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    unit_ids = {r.unit_id for r in rows}
+    units = {
+        u.id: u
+        for u in (await session.execute(select(Unit).where(Unit.id.in_(unit_ids)))).scalars()
+    }
+    people: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for unit_id, role, email in await session.execute(
+        select(User.unit_id, User.role, User.email).where(
+            User.unit_id.in_(unit_ids), User.role.in_(("supervisor", "admin")), User.email != ""
+        )
+    ):
+        people[(unit_id, role)].append(email)
+    jobs = []
+    for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
+        unit = units[r.unit_id]
+        if r.kind == STALENESS:
+            emails = people[(unit.id, "admin")] or list(unit.alert_emails or [])
+        else:
+            emails = list(unit.alert_emails or []) + people[(unit.id, "supervisor")]
+        done = set((r.payload or {}).get("_done", []))
+        jobs.append(Job(row=r, unit=unit, emails=_dedupe(emails), done=done))
+    return jobs
+
+
+async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Context) -> dict:
+    facts: dict[int, text.RequestFacts] = {}
+    regimes = regimes_of(ctx)
+    for rid, req in requests.items():
+        extensions_left = 0
+        try:
+            regime = get_regime(regimes, req.regime)
+            plan = dl.plan_deadlines(await deadline_input(session, req, ctx=ctx))
+            extensions_left = plan.extensions_left
+            citation, mla_citation, holds = (
+                regime.citation,
+                regime.mla_citation,
+                regime.holds_until_decision,
+            )
+        except Exception:  # noqa: BLE001 - an odd row still gets its reminder, with less detail
+            log.warning(
+                "could not plan for a reminder",
+                extra={"action": "reminders.facts_failed", "request_id": rid},
+            )
+            citation, mla_citation, holds = "", "", bool(req.held_until_decision)
+        facts[rid] = text.RequestFacts(
+            id=req.id,
+            reference=req.reference,
+            case_reference=req.case_reference,
+            status=req.status,
+            regime=req.regime,
+            regime_citation=citation,
+            mla_citation=mla_citation,
+            holds_until_decision=holds,
+            provider=req.provider,
+            expires_at=req.expires_at,
+            expiry_rule=req.expiry_rule,
+            sent_at=req.sent_at,
+            mla_sent_at=req.mla_sent_at,
+            extensions_left=extensions_left,
+        )
+    return facts
+
+
+async def _digest_lines(
+    session: Any, unit_id: int, now: datetime
+) -> tuple[list[text.DigestLine], list[text.DigestLine]]:
+    R = PreservationRequest
+    expiring = (
+        await session.execute(
+            select(R.id, R.reference, R.status, R.expires_at, R.sent_at)
+            .where(
+                R.unit_id == unit_id,
+                R.status.in_(LAPSABLE),
+                R.expires_at >= now,
+                R.expires_at <= now + timedelta(days=DIGEST_DAYS),
+            )
+            .order_by(R.expires_at)
+            .limit(500)
+        )
+    ).all()
+    unack = (
+        await session.execute(
+            select(R.id, R.reference, R.status, R.expires_at, R.sent_at)
+            .where(
+                R.unit_id == unit_id,
+                or_(
+                    and_(R.status == "sent", R.preserved_at.is_(None)),
+                    R.status == "extension_requested",
+                ),
+            )
+            .order_by(R.sent_at)
+            .limit(500)
+        )
+    ).all()
+
+    def line(row: Any) -> text.DigestLine:
+        return text.DigestLine(
+            request_id=row[0], reference=row[1], status=row[2], expires_at=row[3], sent_at=row[4]
+        )
+
+    return [line(r) for r in expiring], [line(r) for r in unack]
+
+
+async def _stale_entries(session: Any, now: datetime, max_age_days: int) -> list[text.StaleEntry]:
+    from contacts.models import Contact
+    from contacts.validation import is_stale
+    from providers.models import Provider
+
+    today = now.date()
+    out = []
+    for slug, name, verified in await session.execute(
+        select(Provider.slug, Provider.name, Provider.verified_on).order_by(Provider.slug)
+    ):
+        if is_stale(verified, today, max_age_days):
+            out.append(
+                text.StaleEntry(
+                    what="provider",
+                    name=f"{name} ({slug})",
+                    verified_on=verified.isoformat() if verified else None,
+                )
+            )
+    for cid, country, authority, verified in await session.execute(
+        select(Contact.id, Contact.country, Contact.authority, Contact.verified_on).order_by(
+            Contact.country, Contact.id
+        )
+    ):
+        if is_stale(verified, today, max_age_days):
+            out.append(
+                text.StaleEntry(
+                    what="contact",
+                    name=f"{country} {authority} (id {cid})",
+                    verified_on=verified.isoformat() if verified else None,
+                )
+            )
+    return out
+
+
+async def _compose_all(session: Any, jobs: list[Job], ctx: Context, now: datetime) -> None:
+    request_ids = {j.row.request_id for j in jobs if j.row.request_id is not None}
+    requests = {
+        r.id: r
+        for r in (
+            await session.execute(
+                select(PreservationRequest).where(PreservationRequest.id.in_(request_ids))
+            )
+        ).scalars()
+    }
+    facts = await _facts(session, requests, ctx)
+    stale: list[text.StaleEntry] | None = None
+    for job in jobs:
+        r, unit = job.row, job.unit
+        tz = unit.timezone or "UTC"
+        payload = {k: v for k, v in (r.payload or {}).items() if k != "_done"}
+        if r.kind == DIGEST:
+            expiring, unack = await _digest_lines(session, unit.id, now)
+            if not expiring and not unack:
+                job.skip_reason = "nothing to report"
+                continue
+            job.composed = text.compose_digest(
+                key=r.key,
+                unit_name=unit.name,
+                unit_zone=tz,
+                due_at=r.due_at,
+                now=now,
+                expiring=expiring,
+                unacknowledged=unack,
+                days=DIGEST_DAYS,
+            )
+        elif r.kind == STALENESS:
+            if stale is None:
+                stale = await _stale_entries(session, now, ctx.settings.staleness_days)
+            if not stale:
+                job.skip_reason = "nothing stale"
+                continue
+            job.composed = text.compose_staleness(
+                key=r.key,
+                due_at=r.due_at,
+                now=now,
+                unit_zone=tz,
+                staleness_days=ctx.settings.staleness_days,
+                entries=stale,
+            )
+        elif r.request_id in facts and (is_plan_kind(r.kind) or r.kind == ALERT_LAPSED):
+            job.composed = text.compose_request_reminder(
+                kind=r.kind,
+                key=r.key,
+                due_at=r.due_at,
+                request=facts[r.request_id],
+                unit_zone=tz,
+                now=now,
+                payload=payload,
+            )
+        else:
+            job.composed = text.compose_generic(
+                kind=r.kind, key=r.key, due_at=r.due_at, unit_zone=tz, now=now, payload=payload
+            )
+
+
+def build_email(job: Job, *, settings: Any, now: datetime) -> EmailMessage:
+    """The MIME message of one job (pure)."""
+    assert job.composed is not None
+    r = job.row
+    mail = EmailMessage()
+    mail["From"] = settings.smtp_from
+    mail["To"] = ", ".join(job.emails)
+    mail["Subject"] = job.composed.subject
+    mail["Message-ID"] = message_id(
+        unit_id=r.unit_id, key=r.key, domain=domain_of(settings.smtp_from)
+    )
+    mail["Date"] = format_datetime(now)
+    mail["X-Preservation-Idempotency-Key"] = idempotency_key(unit_id=r.unit_id, key=r.key)
+    mail["X-Preservation-Reminder"] = r.kind
+    reference = (job.composed.data.get("request") or {}).get("reference")
+    if reference:
+        mail["X-Preservation-Reference"] = reference
+    mail["Auto-Submitted"] = "auto-generated"
+    if r.kind.startswith("alert_") or r.kind == dl.EXPIRY:
+        mail["Importance"] = "high"
+        mail["X-Priority"] = "1"
+    mail.set_content(job.composed.text)
+    return mail
+
+
+async def _send(
+    jobs: list[Job], *, ctx: Context, now: datetime, http: aiohttp.ClientSession | None
+) -> None:
+    settings = ctx.settings
+    mailer = Mailer(settings)
+    own_http = None
+    try:
+        for job in jobs:
+            if job.composed is None:
+                continue
+            unit = job.unit
+            channels = 0
+            errors = []
+            if job.emails:
+                channels += 1
+                if "email" not in job.done:
+                    try:
+                        await mailer.send(build_email(job, settings=settings, now=now), job.emails)
+                        job.done.add("email")
+                    except DeliveryError as exc:
+                        errors.append(f"email: {exc.reason}")
+            if unit.webhook_url:
+                channels += 1
+                if "webhook" not in job.done:
+                    if http is None and own_http is None:
+                        own_http = aiohttp.ClientSession()
+                    try:
+                        await post_json(
+                            http or own_http,  # type: ignore[arg-type]
+                            url=unit.webhook_url,
+                            payload={
+                                **job.composed.data,
+                                "unit": unit.name,
+                                "idempotency_key": idempotency_key(
+                                    unit_id=unit.id, key=job.row.key
+                                ),
+                            },
+                            secret=unit.webhook_secret,
+                            idempotency_key=idempotency_key(unit_id=unit.id, key=job.row.key),
+                            timeout_seconds=settings.smtp_timeout_seconds,
+                            extra_headers={
+                                "X-Preservation-Idempotency-Key": idempotency_key(
+                                    unit_id=unit.id, key=job.row.key
+                                )
+                            },
+                        )
+                        job.done.add("webhook")
+                    except DeliveryError as exc:
+                        errors.append(f"webhook: {exc.reason}")
+            if channels == 0:
+                errors.append(
+                    "no recipient: the unit has no alert_emails, no supervisor e-mail and no webhook"
+                )
+            job.error = "; ".join(errors)
+    finally:
+        await mailer.close()
+        if own_http is not None:
+            await own_http.close()
+
+
+async def _finish(
+    session: Any, jobs: list[Job], *, ctx: Context, node: str, metrics: Any = None
+) -> int:
+    now = ctx.clock.now()
+    policy = claims.RetryPolicy(
+        max_attempts=ctx.settings.max_attempts,
+        base_seconds=ctx.settings.retry_base_seconds,
+        max_seconds=ctx.settings.retry_max_seconds,
+    )
+    mine = and_(Reminder.status == "sending", Reminder.claimed_by == node)
+    handled = 0
+    for job in jobs:
+        r = job.row
+        where = and_(Reminder.id == r.id, mine)
+        if job.skip_reason:
+            values: dict[str, Any] = {
+                "status": "cancelled",
+                "lease_until": None,
+                "last_error": job.skip_reason,
+            }
+        elif not job.error:
+            _count(metrics, "delivered")
+            values = {
+                "status": "delivered",
+                "delivered_at": now,
+                "lease_until": None,
+                "last_error": "",
+                "late": now - r.due_at > text.LATE_AFTER,
+            }
+        elif r.attempts >= policy.max_attempts:
+            _count(metrics, "failed")
+            values = {"status": "failed", "lease_until": None, "last_error": job.error[:2000]}
+            log.error(
+                "reminder failed for good",
+                extra={"action": "reminders.failed", "reminder_id": r.id, "kind": r.kind},
+            )
+        else:
+            _count(metrics, "retry")
+            delay = policy.delay(r.attempts, random.random())  # noqa: S311 - jitter only
+            values = {
+                "status": "pending",
+                "lease_until": None,
+                "claimed_by": None,
+                "next_attempt_at": now + delay,
+                "last_error": job.error[:2000],
+                "payload": {**(r.payload or {}), "_done": sorted(job.done)},
+            }
+            log.warning(
+                "reminder delivery failed, will retry",
+                extra={"action": "reminders.retry", "reminder_id": r.id, "kind": r.kind},
+            )
+        await session.execute(
+            update(Reminder)
+            .where(where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        handled += 1
+    return handled
+
+
+async def deliver_due(
+    db: Any,
+    *,
+    ctx: Context,
+    http: aiohttp.ClientSession | None = None,
+    limit: int | None = None,
+    metrics: Any = None,
+) -> int:
+    """Claim one batch of due reminder rows, deliver, complete; returns how many were handled
+    (0 when nothing was due)."""
+    settings = ctx.settings
+    node = settings.node
+    async with db.write() as session:
+        ids = await claims.claim(
+            session,
+            Reminder,
+            node=node,
+            now=ctx.clock.now(),
+            lease_seconds=settings.lease_seconds,
+            limit=limit or settings.claim_batch_size,
+        )
+    if not ids:
+        return 0
+    async with db.read() as session:
+        jobs = await _load(session, ids, node=node)
+        await _compose_all(session, jobs, ctx, ctx.clock.now())
+    await _send(jobs, ctx=ctx, now=ctx.clock.now(), http=http)
+    async with db.write() as session:
+        handled = await _finish(session, jobs, ctx=ctx, node=node, metrics=metrics)
+    log.info(
+        "reminders delivered",
+        extra={
+            "action": "reminders.delivered",
+            "claimed": len(ids),
+            "failed": sum(1 for j in jobs if j.error),
+        },
+    )
+    return max(handled, len(ids))
+
+
+# --- periodic: digests and the staleness report ----------------------------------------------
+
+
+def digest_due(now: datetime, unit_zone: str, digest_hour: int) -> tuple[str, datetime] | None:
+    """(key, due instant) of the unit's digest for its current local day, once its local hour has
+    reached digest_hour (also later that day: a node down at the hour catches up); else None."""
+    tz = text.zone(unit_zone)
+    local = now.astimezone(tz)
+    if local.hour < digest_hour:
+        return None
+    due = datetime.combine(local.date(), time(digest_hour), tzinfo=tz).astimezone(UTC)
+    return f"digest:{local.date().isoformat()}", min(due, now)
+
+
+def staleness_due(now: datetime, hour: int) -> tuple[str, datetime] | None:
+    """(key, due instant) of this ISO week's report: Monday at `hour` UTC, and any time later in
+    the week (catch-up); None before it."""
+    year, week, _ = now.isocalendar()
+    due = datetime.combine(date.fromisocalendar(year, week, 1), time(hour), tzinfo=UTC)
+    if now < due:
+        return None
+    return f"stale:{year}-W{week:02d}", due
+
+
+async def enqueue_periodic(db: Any, *, ctx: Context) -> int:
+    """Insert the digests and staleness reports due now that do not exist yet; returns how many."""
+    now = ctx.clock.now()
+    hour = ctx.settings.digest_hour
+    async with db.write() as session:
+        wanted: list[dict[str, Any]] = []
+        for unit_id, tz in await session.execute(select(Unit.id, Unit.timezone)):
+            due = digest_due(now, tz, hour)
+            if due is not None:
+                wanted.append(
+                    {
+                        "unit_id": unit_id,
+                        "kind": DIGEST,
+                        "key": due[0],
+                        "due_at": due[1],
+                        "created_at": now,
+                    }
+                )
+        stale = staleness_due(now, hour)
+        if stale is not None:
+            admin_units = (
+                await session.execute(select(User.unit_id).where(User.role == "admin").distinct())
+            ).scalars()
+            for unit_id in admin_units:
+                wanted.append(
+                    {
+                        "unit_id": unit_id,
+                        "kind": STALENESS,
+                        "key": stale[0],
+                        "due_at": stale[1],
+                        "created_at": now,
+                    }
+                )
+        if not wanted:
+            return 0
+        keys = {w["key"] for w in wanted}
+        have = {
+            (unit_id, key)
+            for unit_id, key in await session.execute(
+                select(Reminder.unit_id, Reminder.key).where(Reminder.key.in_(keys))
+            )
+        }
+        inserted = await insert_reminders(
+            session, (w for w in wanted if (w["unit_id"], w["key"]) not in have)
+        )
+    if inserted:
+        log.info("periodic rows due", extra={"action": "reminders.periodic", "inserted": inserted})
+        ctx.wake()
+    return inserted
+
+
+# --- wiring --------------------------------------------------------------------------------
+
+
+def setup_deadlines(app: Any) -> None:
+    """Register the reminder delivery and lapse sweeps and the periodic job with the app's
+    scheduler (at start-up, once the database and the scheduler exist)."""
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from .regimes import load_regimes
+    from .web.keys import CLOCK, DB, SCHEDULER, SETTINGS
+
+    async def on_startup(app: Any) -> None:
+        settings, sched, db = app[SETTINGS], app[SCHEDULER], app[DB]
+        ctx = Context(
+            settings=settings,
+            clock=app[CLOCK],
+            regimes=load_regimes(settings.regimes_path),
+            wake=sched.wake,
+        )
+
+        async def deliver() -> int:
+            return await deliver_due(db, ctx=ctx, metrics=app)
+
+        async def lapse() -> int:
+            return await lapse_due(db, ctx=ctx)
+
+        async def periodic() -> None:
+            await enqueue_periodic(db, ctx=ctx)
+
+        sched.add_sweep("reminders.deliver", deliver)
+        sched.add_sweep("requests.lapse", lapse)
+        sched.add_job("reminders.periodic", periodic, IntervalTrigger(minutes=10))
+        sched.add_job("reminders.periodic_at_start", periodic, DateTrigger())
+        sched.wake()
+
+    app.on_startup.append(on_startup)
