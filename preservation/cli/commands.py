@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import audit, core
+from . import audit, core, ops
 
-REGISTRARS = [core.register, audit.register]
+REGISTRARS = [core.register, audit.register, ops.register]
