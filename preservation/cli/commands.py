@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import audit, core, ops
+from . import audit, core, directory, ops
 
-REGISTRARS = [core.register, audit.register, ops.register]
+REGISTRARS = [core.register, audit.register, ops.register, directory.register]
