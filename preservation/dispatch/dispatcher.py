@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,7 @@ from .message import (
 
 log = logging.getLogger(__name__)
 Sender = Callable[[OutgoingMessage, Unit], Awaitable[str]]
+LETTER_CACHE_SIZE = 64
 
 
 def retry_policy(settings: Settings) -> claims.RetryPolicy:
@@ -159,6 +161,12 @@ class Dispatcher:
         self.concurrency = concurrency
         self.webhook_timeout_seconds = webhook_timeout_seconds
         self.senders: dict[str, Sender] = {"email": self._email, "webhook": self._webhook}
+        # The letter of a request is rendered once per version, not once per recipient and
+        # attempt (a PDF takes a good fraction of a second).
+        self._letters: OrderedDict[tuple[int, int], tuple[dict[str, Any], str, bytes | None]] = (
+            OrderedDict()
+        )
+        self._letter_locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     @property
     def ctx(self) -> Context:
@@ -251,9 +259,7 @@ class Dispatcher:
         self, session: AsyncSession, *, row: OutboxMessage, req: PreservationRequest
     ) -> OutgoingMessage:
         assert row.id is not None and req.id is not None
-        context, text, pdf = await letter_parts(
-            session, req, regimes=self.regimes, now=self.clock.now()
-        )
+        context, text, pdf = await self._letter(session, req)
         return OutgoingMessage(
             outbox_id=row.id,
             request_id=req.id,
@@ -278,6 +284,23 @@ class Dispatcher:
             urgent=req.urgent,
             attempt=row.attempts,
         )
+
+    async def _letter(
+        self, session: AsyncSession, req: PreservationRequest
+    ) -> tuple[dict[str, Any], str, bytes | None]:
+        assert req.id is not None
+        key = (req.id, req.version)
+        lock = self._letter_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._letters:
+                self._letters[key] = await letter_parts(
+                    session, req, regimes=self.regimes, now=self.clock.now()
+                )
+                while len(self._letters) > LETTER_CACHE_SIZE:
+                    old, _ = self._letters.popitem(last=False)
+                    self._letter_locks.pop(old, None)
+            self._letters.move_to_end(key)
+            return self._letters[key]
 
     async def _email(self, message: OutgoingMessage, unit: Unit) -> str:
         return await email_channel.send_email(message, settings=self.settings, now=self.clock.now())

@@ -76,6 +76,13 @@ async def send_email(message: OutgoingMessage, *, settings: Settings, now: datet
         raise DeliveryError(
             f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600
         ) from None
+    except (
+        aiosmtplib.SMTPConnectError,
+        aiosmtplib.SMTPConnectTimeoutError,
+        aiosmtplib.SMTPServerDisconnected,
+        aiosmtplib.SMTPTimeoutError,
+    ) as exc:
+        raise DeliveryError(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from None
     except aiosmtplib.SMTPException as exc:
         raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
     except (OSError, TimeoutError) as exc:
