@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .lifecycle import Status
 
-IdentifierType = Literal["email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei"]
+IdentifierType = Literal[
+    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac"
+]
 DataCategory = Literal["subscriber", "identifying", "traffic", "content"]
 StatusName = Literal[
     "draft", "queued", "sent", "preserved", "extension_requested", "mla_sent", "closed", "lapsed"
@@ -59,13 +61,15 @@ class IdentifierIn(BaseModel):
     #: The platform of an account ("instagram"), or of a handle.
     platform: str | None = Field(None, min_length=1, max_length=100)
     #: Source port of an IPv4/IPv6 address (carrier-grade NAT makes an address alone ambiguous).
-    port: int | None = Field(None, ge=0, le=65535)
+    port: int | None = Field(None, ge=1, le=65535)
     at: str | None = Field(None, min_length=1, max_length=64)
     from_: str | None = Field(None, alias="from", min_length=1, max_length=64)
     to: str | None = Field(None, min_length=1, max_length=64)
     tz: str | None = Field(None, min_length=1, max_length=64)
     #: Resolves a local time that falls in a daylight-saving change: true = the summer-time reading.
     dst: bool | None = None
+    #: How to read a numeric log date such as 05/06/2026 (never guessed).
+    day_first: bool | None = None
 
     def raw(self) -> dict[str, object]:
         """The dict identifiers.check_identifier reads (contract names, unset fields left out)."""

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import audit, core, directory, ops
+from . import audit, core, directory, ops, requests
 
-REGISTRARS = [core.register, audit.register, ops.register, directory.register]
+REGISTRARS = [core.register, audit.register, ops.register, directory.register, requests.register]

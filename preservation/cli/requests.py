@@ -28,7 +28,13 @@ from ..schemas import RequestCreate, RequestList, RequestPublic
 from ..service import requests as service
 from ..service.context import Context
 from ..settings import Settings, load_settings
-from . import emit
+
+
+def emit(result: Any, *, as_json: bool, text: Any) -> None:
+    # preservation.cli imports this module while it loads: look its printer up at call time.
+    from . import emit as cli_emit
+
+    cli_emit(result, as_json=as_json, text=text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -53,6 +53,7 @@ TYPE_LABELS = {
     "ipv6": "IPv6 address",
     "account": "Account",
     "imei": "IMEI",
+    "mac": "MAC address",
 }
 
 

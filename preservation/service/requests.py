@@ -152,7 +152,7 @@ def identifier_rows(request_id: int, parsed: Sequence[Any]) -> list[RequestIdent
             RequestIdentifier(
                 request_id=request_id,
                 position=position,
-                type=p.type,
+                type=str(p.type),
                 value=p.value,
                 normalized=p.normalized,
                 platform=p.platform,

@@ -12,7 +12,7 @@ from ..clock import Clock, SystemClock
 from ..db import Database, upgrade
 from ..metrics import setup_metrics
 from ..settings import Settings
-from . import api_directory, api_system
+from . import api_directory, api_requests, api_system
 from .auth import LIMITER, FailureLimiter, authenticate
 from .endpoints import Api
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -27,7 +27,7 @@ API_KEY = web.AppKey("api", Api)
 
 def api_modules() -> list[Api]:
     """Every JSON API module; each registers its endpoints once, here."""
-    return [api_system.api, api_directory.api]
+    return [api_system.api, api_directory.api, api_requests.api]
 
 
 def create_app(
