@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from . import audit, core, directory, ops, requests
+from . import audit, core, deadlines, directory, ops, requests
 
-REGISTRARS = [core.register, audit.register, ops.register, directory.register, requests.register]
+REGISTRARS = [
+    core.register,
+    audit.register,
+    ops.register,
+    directory.register,
+    requests.register,
+    deadlines.register,
+]
