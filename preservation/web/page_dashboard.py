@@ -1,0 +1,95 @@
+"""The dashboard: what expires when (a timeline of the next 90 days), the deadlines, and the
+requests that wait for an acknowledgement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from ..service import requests as service
+from . import timeline
+from .api_requests import context_of
+from .keys import CLOCK, DB
+from .pages import UNIT_ZONE, current, day, officer, render
+
+AWAITING = ("queued", "sent", "extension_requested")
+WINDOW_DAYS = 90
+DEADLINE_DAYS = 30
+
+
+async def _by_status(request: web.Request, ws: Any, status: str) -> list[Any]:
+    listing = await service.list_requests(
+        request.app[DB],
+        ctx=context_of(request),
+        principal=ws.principal,
+        status=status,
+        limit=500,
+    )
+    return list(listing.items)
+
+
+async def upcoming(request: web.Request, ws: Any) -> list[Any]:
+    """The unit's deadlines of the next DEADLINE_DAYS days (overdue ones too), soonest first:
+    the service behind GET /api/v1/deadlines."""
+    from ..service.deadline_list import upcoming as upcoming_deadlines
+
+    async with request.app[DB].read() as session:
+        return await upcoming_deadlines(
+            session,
+            now=request.app[CLOCK].now(),
+            within=timedelta(days=DEADLINE_DAYS),
+            unit_id=ws.principal.unit_id,
+        )
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    ws = await current(request)
+    if ws.principal.role not in ("officer", "supervisor"):
+        raise web.HTTPSeeOther(location="/directory")
+    ws = await officer(request)
+    now = request.app[CLOCK].now()
+    zone = request.get(UNIT_ZONE, "UTC")
+    shown: list[Any] = []
+    for status in timeline.SHOWN:
+        shown.extend(await _by_status(request, ws, status))
+    queued = await _by_status(request, ws, "queued")
+    drafts = await _by_status(request, ws, "draft")
+    recent_lapsed_cutoff = now.timestamp() - 30 * 86400
+    shown = [
+        r
+        for r in shown
+        if r.status != "lapsed"
+        or (r.expires_at is not None and r.expires_at.timestamp() >= recent_lapsed_cutoff)
+    ]
+    chart = timeline.build(
+        shown,
+        now=now,
+        days=WINDOW_DAYS,
+        label_of=lambda r: f"{r.reference} {r.provider or r.country or ''}".strip(),
+        day_label=lambda at: day(at, zone),
+    )
+    awaiting = sorted(
+        [r for r in (*queued, *shown) if r.status in AWAITING],
+        key=lambda r: r.submitted_at or r.created_at,
+    )
+    deadlines = await upcoming(request, ws)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "chart": chart,
+            "urgency_labels": timeline.URGENCY_LABELS,
+            "awaiting": awaiting,
+            "deadlines": deadlines,
+            "drafts": drafts,
+            "active_count": sum(1 for r in shown if r.status in timeline.ACTIVE),
+            "window_days": WINDOW_DAYS,
+            "deadline_days": DEADLINE_DAYS,
+        },
+    )
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/", dashboard)
