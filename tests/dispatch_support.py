@@ -53,6 +53,7 @@ async def make_request(
     regime: str = "us-2703f",
     urgent: bool = True,
     webhook_secret: str = "",
+    created_days_ago: int = 10,
     **fields: Any,
 ) -> Made:
     """A request in `status` with one identifier, a create event, and outbox rows (pending, or
@@ -66,7 +67,7 @@ async def make_request(
         if webhook_secret:
             unit_row.webhook_secret = webhook_secret
         n = next(_counter)
-        created = now - timedelta(days=10)
+        created = now - timedelta(days=created_days_ago)
         submitted = status != "draft"
         req = PreservationRequest(
             reference=f"PR-2026-{900000 + n:06d}",
@@ -108,7 +109,9 @@ async def make_request(
                 normalized="suspect@example.com",
             )
         )
-        await audit.record(s, request_id=req.id, actor="officer-a@alpha", action="create", now=created)
+        await audit.record(
+            s, request_id=req.id, actor="officer-a@alpha", action="create", now=created
+        )
         rows = []
         if submitted:
             for role, channel, to, name in recipients:
@@ -148,7 +151,9 @@ async def event_count(db: Any, request_id: int) -> int:
     async with db.read() as s:
         return (
             await s.execute(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.request_id == request_id)
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.request_id == request_id)
             )
         ).scalar_one()
 

@@ -4,6 +4,7 @@ with the same key and body returns the first answer and changes nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from ..auth import REQUEST_ROLES
 from ..schemas import RequestPublic
 from ..service import actions, idempotency
 from .api_requests import context_of
-from .endpoints import Api, Call, read_json
+from .endpoints import Api, Call
 from .keys import CLOCK, DB
 
 api = Api()
@@ -41,7 +42,7 @@ async def idempotent(call: Call, *, scope: str, work: Work, status: int = 200) -
         user_id=call.principal.user_id,
         scope=scope,
         key=key,
-        body=await read_json(call.request),
+        body=await raw_json(call.request),
         now=app[CLOCK].now(),
         work=run,
     )
@@ -51,6 +52,13 @@ async def idempotent(call: Call, *, scope: str, work: Work, status: int = 200) -
     else:
         ctx.wake()
     return web.json_response(outcome.body, status=outcome.status, headers=headers)
+
+
+async def raw_json(request: web.Request) -> Any:
+    """The request's JSON body as sent (aiohttp keeps the bytes once read: the endpoint layer
+    has parsed them already), for the idempotency fingerprint."""
+    raw = await request.read()
+    return json.loads(raw) if raw else None
 
 
 def _scope(call: Call, action: str) -> str:
