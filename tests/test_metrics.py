@@ -219,8 +219,8 @@ async def test_database_errors_and_claim_loop_are_counted(mclient: TestClient) -
 async def test_reminder_delivered_series_move(mclient: TestClient, clock: FrozenClock) -> None:
     """A due reminder delivered: the delivered row gauge and the deliveries counter move.
 
-    The reminder sweep of the deadlines work is not in the tree yet: the delivery is recorded
-    through claims.claim/complete (what the sweep does) and count_delivery (what it should call)."""
+    Whoever delivers: here the claim and completion directly, and count_delivery, the function
+    every sweep calls (the sweep itself: the next test)."""
     app = mclient.server.app
     db = app[DB]
     now = clock.now()
@@ -299,3 +299,73 @@ async def test_shutdown_releases_rows_this_node_holds(
     assert reminders[theirs[0]].status == "sending"
     assert reminders[theirs[0]].claimed_by == "other-node"
     assert all(o.status == "pending" and o.claimed_by is None for o in outboxes)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.count += 1
+        return "250 OK"
+
+
+async def test_reminder_delivered_by_the_sweep_moves_the_series(
+    database_url: str, clock: FrozenClock
+) -> None:
+    """The reminder sweep (issue 6) delivers a due reminder to an SMTP sink: the delivered rows
+    and the deliveries counter move, and the oldest undelivered age drops to 0."""
+    sweep = pytest.importorskip(
+        "preservation.reminder_delivery",
+        reason="the reminder delivery sweep (issue 6) is not in the tree yet",
+    )
+    from aiosmtpd.controller import Controller
+
+    from preservation.service.context import Context
+    from tests.e2e.helpers import free_port
+
+    sink = _Sink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        settings = load_settings(
+            environ={},
+            database_url=database_url,
+            load_demo=False,
+            node_name="test-node",
+            metrics="on",
+            smtp_port=smtp.port,
+        )
+        app = create_app(settings, clock=clock, migrate=False, scheduler=False)
+        async with TestClient(TestServer(app)) as client:
+            db = app[DB]
+            now = clock.now()
+            async with db.write() as session:
+                unit_id, req_id = await _unit_and_request(session, clock)
+                unit = await session.get(Unit, unit_id)
+                unit.alert_emails = ["duty@unit.example"]  # type: ignore[union-attr]
+                session.add(
+                    Reminder(
+                        unit_id=unit_id,
+                        kind="metrics_check",
+                        key="metrics:1",
+                        due_at=now - timedelta(minutes=2),
+                        next_attempt_at=now - timedelta(minutes=2),
+                        payload={"note": "check"},
+                        created_at=now,
+                    )
+                )
+            before = await scrape(client)
+            assert value(before, "reminder_rows", status="due") == 1
+            assert value(before, "oldest_undelivered_age_seconds", queue="reminder") == 120
+            ctx = Context(settings=settings, clock=clock)
+            handled = await sweep.deliver_due(db, ctx=ctx, metrics=app)
+            assert handled == 1
+            after = await scrape(client)
+    finally:
+        smtp.stop()
+    assert sink.count == 1
+    assert value(after, "reminder_rows", status="delivered") == 1
+    assert value(after, "reminder_rows", status="due") == 0
+    assert value(after, "deliveries_total", kind="reminder", outcome="delivered") == 1
+    assert value(after, "oldest_undelivered_age_seconds", queue="reminder") == 0
