@@ -1,4 +1,5 @@
-"""`preservation audit verify`: check every request's hash chain of audit events."""
+"""`preservation audit verify`: check every request's hash chain of audit events (read-only:
+it neither migrates nor changes anything)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import json
 import sys
 
-from ..db import Database, upgrade_sync
+from ..db import Database
 from ..models import PreservationRequest
 from ..service import audit
 from ..settings import load_settings
@@ -25,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 async def _verify() -> tuple[int, list[dict[str, object]]]:
     settings = load_settings()
-    await asyncio.to_thread(upgrade_sync, settings.database_url)
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
