@@ -10,10 +10,11 @@ from aiohttp import web
 
 from ..clock import Clock, SystemClock
 from ..db import Database, upgrade
+from ..dispatch.dispatcher import setup as setup_dispatch
 from ..metrics import setup_metrics
 from ..reminder_delivery import setup_deadlines
 from ..settings import Settings
-from . import api_deadlines, api_directory, api_requests, api_system
+from . import api_actions, api_deadlines, api_directory, api_requests, api_system
 from .auth import LIMITER, FailureLimiter, authenticate
 from .endpoints import Api
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -28,7 +29,13 @@ API_KEY = web.AppKey("api", Api)
 
 def api_modules() -> list[Api]:
     """Every JSON API module; each registers its endpoints once, here."""
-    return [api_system.api, api_directory.api, api_requests.api, api_deadlines.api]
+    return [
+        api_system.api,
+        api_directory.api,
+        api_requests.api,
+        api_actions.api,
+        api_deadlines.api,
+    ]
 
 
 def create_app(
@@ -64,6 +71,7 @@ def create_app(
     # shutdown runs first, and the hooks attach to a database and scheduler that exist.
     setup_graceful_shutdown(app)
     setup_metrics(app)
+    setup_dispatch(app)
     setup_deadlines(app)
     return app
 
