@@ -1,4 +1,4 @@
-"""db backup, db check: operations on the database file.
+"""db backup, db check, token revoke, token list: operations.
 
 `db backup FILE` copies a SQLite database while the service keeps writing, with SQLite's online
 backup API: pages are copied in steps, and a writer may commit between two steps (then SQLite
@@ -12,6 +12,7 @@ docs/operations.md)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sqlite3
@@ -30,6 +31,8 @@ STEP_PAGES = 1024
 #: Restarts tolerated before the copy is finished in one step.
 MAX_RESTARTS = 3
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+#: Tokens are found by their first characters (ApiToken.prefix).
+TOKEN_PREFIX = 10
 
 PG_BACKUP_HINT = (
     "this database is PostgreSQL: back it up with pg_dump and restore with pg_restore, e.g.\n"
@@ -63,6 +66,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--file", metavar="FILE", help="a SQLite file to check (default: the configured database)"
     )
     check.set_defaults(func=cmd_db_check)
+
+    token = _subcommands(sub, "token", help="bearer tokens")
+    revoke = token.add_parser(
+        "revoke", help="revoke a bearer token, given whole or by its first 10 characters"
+    )
+    revoke.add_argument("token", metavar="TOKEN_OR_PREFIX")
+    revoke.set_defaults(func=cmd_token_revoke)
+    listing = token.add_parser("list", help="list tokens by prefix (never the tokens themselves)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_token_list)
 
 
 def _subcommands(sub: argparse._SubParsersAction, name: str, **kwargs: str):  # type: ignore[no-untyped-def]
@@ -274,6 +287,83 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
             f"backed up {result.source} to {result.target}: {result.pages} pages, "
             f"{result.bytes} bytes in {result.seconds} s"
         )
+    return EXIT_OK
+
+
+async def _revoke(prefix: str) -> int:
+    from ..auth import revoke_tokens
+    from ..clock import SystemClock
+    from ..db import Database
+
+    db = Database(load_settings().database_url)
+    try:
+        async with db.write() as session:
+            return await revoke_tokens(session, prefix=prefix, now=SystemClock().now())
+    finally:
+        await db.dispose()
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    prefix = args.token.strip()[:TOKEN_PREFIX]
+    if len(prefix) < TOKEN_PREFIX:
+        print(
+            f"preservation: give the token or at least its first {TOKEN_PREFIX} characters",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    count = asyncio.run(_revoke(prefix))
+    if count == 0:
+        print(f"preservation: no token starts with {prefix}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"revoked {count} token(s) starting with {prefix}")
+    return EXIT_OK
+
+
+async def _tokens() -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from ..db import Database
+    from ..models import ApiToken, Unit, User
+
+    db = Database(load_settings().database_url)
+    try:
+        async with db.read() as session:
+            rows = await session.execute(
+                select(
+                    ApiToken.prefix,
+                    Unit.name,
+                    User.name,
+                    User.role,
+                    ApiToken.created_at,
+                    ApiToken.revoked_at,
+                )
+                .join(User, User.id == ApiToken.user_id)
+                .join(Unit, Unit.id == User.unit_id)
+                .order_by(ApiToken.created_at, ApiToken.id)
+            )
+            return [
+                {
+                    "prefix": prefix,
+                    "unit": unit,
+                    "user": user,
+                    "role": role,
+                    "created_at": created.isoformat() if created else None,
+                    "revoked_at": revoked.isoformat() if revoked else None,
+                }
+                for prefix, unit, user, role, created, revoked in rows
+            ]
+    finally:
+        await db.dispose()
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    tokens = asyncio.run(_tokens())
+    if args.json:
+        print(json.dumps(tokens, indent=2))
+        return EXIT_OK
+    for t in tokens:
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        print(f"{t['prefix']}  {t['unit']}  {t['user']} ({t['role']})  {t['created_at']}  {state}")
     return EXIT_OK
 
 
