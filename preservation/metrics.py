@@ -2,9 +2,9 @@
 process, as in the tests): HTTP requests and latency, outbox and reminder rows by status and the
 age of the oldest undelivered one, the claim loop's duration, database errors, and deliveries.
 
-The row gauges are refreshed by the /metrics handler itself, with one grouped query per table,
-just before the text is generated: a scrape costs two cheap queries, and nothing polls the database
-between scrapes. Who may scrape is the `metrics` setting: "off" (404), "on" (any client), or a
+The row gauges are refreshed by the /metrics handler itself, with one grouped query per table
+(outbox, reminder, request) just before the text is generated: nothing polls the database between
+scrapes. Who may scrape is the `metrics` setting: "off" (404), "on" (any client), or a
 comma-separated list of client addresses or networks (others get 403)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Forbidden, SettingsError
-from .models import OutboxMessage, Reminder
+from .models import OutboxMessage, PreservationRequest, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,16 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 #: Statuses always exported (0 when absent), so an alert on e.g. failed rows has a series to watch.
 OUTBOX_STATUSES = ("pending", "due", "sending", "handoff", "sent", "failed")
 REMINDER_STATUSES = ("pending", "due", "sending", "delivered", "failed", "cancelled")
+REQUEST_STATUSES = (
+    "draft",
+    "queued",
+    "sent",
+    "preserved",
+    "extension_requested",
+    "mla_sent",
+    "closed",
+    "lapsed",
+)
 #: Statuses of a row that still has to be delivered.
 UNDELIVERED = ("pending", "sending")
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -83,6 +93,13 @@ class Metrics:
             ("queue",),
             registry=r,
         )
+        self.requests = Gauge(
+            "requests",
+            "Preservation requests by status (draft, queued, sent, preserved, "
+            "extension_requested, mla_sent, closed, lapsed).",
+            ("status",),
+            registry=r,
+        )
         self.claim_duration = Histogram(
             "claim_loop_duration_seconds",
             "Duration of one pass of the claim loop over every sweep.",
@@ -113,6 +130,8 @@ class Metrics:
             self.reminder_rows.labels(status=status)
         for queue in ("outbox", "reminder"):
             self.oldest_undelivered.labels(queue=queue)
+        for status in REQUEST_STATUSES:
+            self.requests.labels(status=status)
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in KNOWN_METHODS else "OTHER"
@@ -129,9 +148,13 @@ class Metrics:
         self.deliveries.labels(kind=kind, outcome=outcome).inc()
 
     async def refresh(self, session: AsyncSession, *, now: datetime) -> None:
-        """Set the row gauges from two grouped queries (one per table)."""
+        """Set the row gauges from three grouped queries (one per table)."""
         outbox = await queue_counts(session, OutboxMessage, now=now)
         reminders = await queue_counts(session, Reminder, now=now)
+        by_status = await session.execute(
+            select(PreservationRequest.status, func.count()).group_by(PreservationRequest.status)
+        )
+        _set_statuses(self.requests, REQUEST_STATUSES, {s: int(n) for s, n in by_status.all()})
         _set_statuses(self.outbox_rows, OUTBOX_STATUSES, outbox.by_status)
         _set_statuses(self.reminder_rows, REMINDER_STATUSES, reminders.by_status)
         self.reminder_late_rows.set(reminders.late)

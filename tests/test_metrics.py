@@ -189,6 +189,9 @@ async def test_row_gauges_and_oldest_undelivered_age(
     assert value(text, "outbox_rows", status="sent") == 1
     assert value(text, "outbox_rows", status="failed") == 0
     assert value(text, "oldest_undelivered_age_seconds", queue="outbox") == 2 * 3600
+    assert value(text, "requests", status="sent") == 1
+    assert value(text, "requests", status="lapsed") == 0
+    assert 'requests{status="lapsed"} 0.0' in text
     # Time passes: the same rows, older.
     clock.advance(minutes=30)
     text = await scrape(mclient)
