@@ -16,6 +16,8 @@ from preservation.service import audit
 from preservation.web.keys import DB
 from tests.conftest import assert_problem, auth
 from tests.dispatch_support import POC_COPY, PORTAL, PROVIDER_EMAIL, event_count, load, make_request
+from tests.test_requests_api import body as request_body
+from tests.test_requests_api import counts, ready  # noqa: F401 - fixture
 
 ACTIONS = {
     "acknowledge": {"provider_reference": "G-123456"},
@@ -394,3 +396,70 @@ async def test_recipients_of_a_provider_email_request(client, tokens, clock) -> 
     assert item["attempts"] == 0 and item["handoff"] is None
     async with client.server.app[DB].read() as s:
         assert (await s.execute(select(OutboxMessage))).scalars().all()
+
+
+# --- Idempotency-Key on creation and submission ------------------------------------------------
+
+
+async def test_create_repeat_returns_the_first_answer_and_creates_nothing(client, ready) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - fixture
+    token = ready["officer"]
+    headers = {**auth(token), "Idempotency-Key": "create-1"}
+    first = await client.post("/api/v1/requests", json=request_body(), headers=headers)
+    assert first.status == 201, await first.text()
+    assert first.headers.get("Idempotent-Replayed") is None
+    before = await counts(client)
+
+    again = await client.post("/api/v1/requests", json=request_body(), headers=headers)
+    assert again.status == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == await first.json()
+    assert await counts(client) == before
+
+    changed = await client.post(
+        "/api/v1/requests", json=request_body(case_reference="CY-OTHER"), headers=headers
+    )
+    await assert_problem(changed, 422, field="Idempotency-Key")
+    assert await counts(client) == before
+
+    # Without a key, or with another key, it is a new request.
+    other = await client.post(
+        "/api/v1/requests",
+        json=request_body(),
+        headers={**auth(token), "Idempotency-Key": "create-2"},
+    )
+    assert other.status == 201
+    assert (await other.json())["reference"] != (await first.json())["reference"]
+
+
+async def test_concurrent_creations_with_one_key_create_one_request(client, ready) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - fixture
+    before = await counts(client)
+    headers = {**auth(ready["officer"]), "Idempotency-Key": "create-race"}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/requests", json=request_body(), headers=headers) for _ in range(6))
+    )
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] * 5 + [201], [await r.text() for r in responses]
+    answers = [await r.json() for r in responses]
+    assert all(a == answers[0] for a in answers)
+    after = await counts(client)
+    assert after["preservation_request"] == before["preservation_request"] + 1
+    assert after["outbox"] - before["outbox"] == len(answers[0]["recipients"])
+
+
+async def test_submit_repeat_with_key_queues_once(client, ready) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - fixture
+    token = ready["officer"]
+    resp = await client.post(
+        "/api/v1/requests", json=request_body(submit=False), headers=auth(token)
+    )
+    assert resp.status == 201, await resp.text()
+    rid = (await resp.json())["id"]
+    headers = {**auth(token), "Idempotency-Key": "submit-1"}
+    first = await client.post(f"/api/v1/requests/{rid}/submit", headers=headers)
+    assert first.status == 200, await first.text()
+    before = await counts(client)
+    again = await client.post(f"/api/v1/requests/{rid}/submit", headers=headers)
+    assert again.status == 200 and await again.json() == await first.json()
+    assert await counts(client) == before
+    await assert_problem(
+        await client.post(f"/api/v1/requests/{rid}/submit", headers=auth(token)), 409
+    )

@@ -4,61 +4,24 @@ with the same key and body returns the first answer and changes nothing."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import REQUEST_ROLES
 from ..schemas import RequestPublic
-from ..service import actions, idempotency
+from ..service import actions
 from .api_requests import context_of
 from .endpoints import Api, Call
-from .keys import CLOCK, DB
+from .idempotent import Work, respond
+from .keys import DB
 
 api = Api()
 ROLES = {str(r) for r in REQUEST_ROLES}
 TAG = "requests"
 TRANSITION_ERRORS = (400, 401, 403, 404, 409, 422)
 
-Work = Callable[[AsyncSession], Awaitable[RequestPublic]]
 
-
-async def idempotent(call: Call, *, scope: str, work: Work, status: int = 200) -> web.Response:
-    """Run `work` in one transaction, under the caller's Idempotency-Key when one is given; wake
-    the scheduler after a commit that changed something."""
-    key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
-    app = call.request.app
-    ctx = context_of(call.request)
-
-    async def run(session: AsyncSession) -> tuple[Any, int]:
-        public = await work(session)
-        return public.model_dump(mode="json"), status
-
-    outcome = await idempotency.run(
-        app[DB],
-        user_id=call.principal.user_id,
-        scope=scope,
-        key=key,
-        body=await raw_json(call.request),
-        now=app[CLOCK].now(),
-        work=run,
-    )
-    headers = {}
-    if outcome.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    else:
-        ctx.wake()
-    return web.json_response(outcome.body, status=outcome.status, headers=headers)
-
-
-async def raw_json(request: web.Request) -> Any:
-    """The request's JSON body as sent (aiohttp keeps the bytes once read: the endpoint layer
-    has parsed them already), for the idempotency fingerprint."""
-    raw = await request.read()
-    return json.loads(raw) if raw else None
+async def idempotent(call: Call, *, scope: str, work: Work) -> web.Response:
+    return await respond(call, scope=scope, work=work, wake=context_of(call.request).wake)
 
 
 def _scope(call: Call, action: str) -> str:

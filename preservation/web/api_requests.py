@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import REQUEST_ROLES
 from ..regimes import load_regimes
@@ -23,8 +24,9 @@ from ..schemas import (
 )
 from ..service import requests as service
 from ..service.context import Context
-from ..service.submission import submit_request
+from ..service.submission import submit_in_session
 from .endpoints import Api, Call
+from .idempotent import respond
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
 
 api = Api()
@@ -63,15 +65,18 @@ def context_of(request: web.Request) -> Context:
     idempotent_key=True,
     errors=(400, 401, 403, 409, 422),
 )
-async def create_request(call: Call) -> RequestPublic:
-    # The Idempotency-Key header is handled around this call by the idempotency layer (issue 5):
-    # a repeat returns the stored first result with 200.
-    return await service.create_request(
-        call.request.app[DB],
-        ctx=context_of(call.request),
-        principal=call.principal,
-        data=call.body,
-    )
+async def create_request(call: Call) -> web.Response:
+    """A repeat with the same Idempotency-Key and body returns the first answer with 200 and
+    creates nothing (web/idempotent.py)."""
+    ctx = context_of(call.request)
+
+    async def work(session: AsyncSession) -> RequestPublic:
+        created = await service.create_in_session(
+            session, ctx=ctx, principal=call.principal, data=call.body
+        )
+        return created.public
+
+    return await respond(call, scope="POST /api/v1/requests", work=work, status=201, wake=ctx.wake)
 
 
 @api.route(
@@ -138,14 +143,20 @@ async def patch_request(call: Call) -> RequestPublic:
     tag=TAG,
     response=RequestPublic,
     roles=ROLES,
+    idempotent_key=True,
     errors=(401, 403, 404, 409, 422),
 )
-async def submit(call: Call) -> RequestPublic:
-    return await submit_request(
-        call.request.app[DB],
-        ctx=context_of(call.request),
-        principal=call.principal,
-        request_id=call.params["id"],
+async def submit(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    request_id = call.params["id"]
+
+    async def work(session: AsyncSession) -> RequestPublic:
+        req = await service.load_request(session, principal=call.principal, request_id=request_id)
+        await submit_in_session(session, ctx=ctx, principal=call.principal, req=req)
+        return await service.to_public(session, req)
+
+    return await respond(
+        call, scope=f"POST /api/v1/requests/{request_id}/submit", work=work, wake=ctx.wake
     )
 
 

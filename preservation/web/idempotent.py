@@ -1,0 +1,61 @@
+"""Idempotency-Key around a POST handler: the work runs in one write transaction together with
+the record of its answer; a repeat with the same key and body gets that answer (200 for a
+creation, with `Idempotent-Replayed: true`) and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..service import idempotency
+from .endpoints import Call
+from .keys import CLOCK, DB
+
+Work = Callable[[AsyncSession], Awaitable[BaseModel]]
+REPLAYED = "Idempotent-Replayed"
+
+
+async def raw_json(request: web.Request) -> Any:
+    """The request's JSON body as sent (aiohttp keeps the bytes once read: the endpoint layer
+    has parsed them already), for the fingerprint."""
+    raw = await request.read()
+    return json.loads(raw) if raw else None
+
+
+async def respond(
+    call: Call,
+    *,
+    scope: str,
+    work: Work,
+    status: int = 200,
+    wake: Callable[[], None] | None = None,
+) -> web.Response:
+    """Run `work(session)` -> public model under the caller's Idempotency-Key (if any); `wake`
+    is called after a commit that did the work (not after a replay)."""
+    key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
+    app = call.request.app
+
+    async def run(session: AsyncSession) -> tuple[Any, int]:
+        public = await work(session)
+        return public.model_dump(mode="json"), status
+
+    outcome = await idempotency.run(
+        app[DB],
+        user_id=call.principal.user_id,
+        scope=scope,
+        key=key,
+        body=await raw_json(call.request),
+        now=app[CLOCK].now(),
+        work=run,
+    )
+    headers = {}
+    if outcome.replayed:
+        headers[REPLAYED] = "true"
+    elif wake is not None:
+        wake()
+    return web.json_response(outcome.body, status=outcome.status, headers=headers)
