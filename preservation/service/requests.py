@@ -108,15 +108,21 @@ def check_lang(lang: str, *, field: str = "lang") -> str:
 
 async def check_provider(
     session: AsyncSession, slug: str | None, *, field: str = "provider"
-) -> None:
+) -> Any | None:
+    """The provider row of `slug` (None for None), or InvalidInput naming `field`.
+
+    Callers keep the row for the rest of the transaction: the session's identity map holds its
+    objects weakly, and a kept row spares routing and the reminder plan another SELECT."""
     if slug is None:
-        return
+        return None
     from ..directory import get_provider
 
-    if await get_provider(session, slug) is None:
+    provider = await get_provider(session, slug)
+    if provider is None:
         raise InvalidInput(
             field, f"no provider {slug!r} in the directory (see GET /api/v1/providers)"
         )
+    return provider
 
 
 def parse_identifiers(
@@ -571,7 +577,7 @@ async def create_in_session(
     now = ctx.clock.now()
     resolve_regime(ctx, data.regime)
     check_lang(data.lang)
-    await check_provider(session, data.provider)
+    provider = await check_provider(session, data.provider)
     parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
     unit = await load_unit(session, principal.unit_id)
 
@@ -603,7 +609,7 @@ async def create_in_session(
     assert req.id is not None
     rows = identifier_rows(req.id, parsed)
     session.add_all(rows)
-    await assess(
+    route = await assess(
         session,
         req,
         parsed_warnings=_identifier_warnings(rows),
@@ -631,10 +637,17 @@ async def create_in_session(
         from .submission import submit_in_session
 
         outbox = await submit_in_session(
-            session, ctx=ctx, principal=principal, req=req, unit=unit, identifiers=rows
+            session,
+            ctx=ctx,
+            principal=principal,
+            req=req,
+            unit=unit,
+            identifiers=rows,
+            route=route,
         )
     else:
         await session.flush()
+    del provider  # kept until here on purpose (see check_provider)
     public = await to_public(
         session,
         req,
@@ -682,8 +695,9 @@ async def patch_in_session(
         resolve_regime(ctx, given["regime"])
     if "lang" in given:
         check_lang(given["lang"])
+    provider = None
     if given.get("provider") is not None:
-        await check_provider(session, given["provider"])
+        provider = await check_provider(session, given["provider"])
     parsed = None
     if "identifiers" in given:
         parsed = parse_identifiers(change.identifiers or [], ctx=ctx, now=now)
@@ -730,6 +744,7 @@ async def patch_in_session(
         detail={"fields": changed},
     )
     await session.flush()
+    del provider  # kept until here on purpose (see check_provider)
     return await to_public(session, req, unit_name=unit.name, identifiers=rows)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import routing
 from ..auth import Principal
 from ..db import Database
 from ..errors import InvalidInput
@@ -18,6 +19,7 @@ from . import audit, reminders
 from .context import Context
 from .requests import (
     assess,
+    check_provider,
     load_identifiers,
     load_request,
     load_unit,
@@ -39,28 +41,32 @@ async def submit_in_session(
     req: PreservationRequest,
     unit: Unit | None = None,
     identifiers: Sequence[RequestIdentifier] | None = None,
+    route: routing.Route | None = None,
 ) -> list[OutboxMessage]:
     """Queue `req` for sending in the caller's transaction; returns the outbox rows.
 
     409 unless the request is a draft; 422 naming every field the checklist still needs, or the
-    country when the directory knows nobody to send it to."""
+    country when the directory knows nobody to send it to. `route` is given when the request was
+    assessed in this same transaction (created and submitted at once)."""
     now = ctx.clock.now()
     new_status = transition(req.status, Action.SUBMIT)
     assert req.id is not None
     unit = unit or await load_unit(session, req.unit_id)
     if identifiers is None:
         identifiers = await load_identifiers(session, req.id)
-    # The unit profile or the directory may have changed since the draft was saved: reassess.
-    route = await assess(
-        session,
-        req,
-        parsed_warnings=[
-            f"identifiers[{r.position}]: {w}" for r in identifiers for w in r.warnings
-        ],
-        identifiers=len(identifiers),
-        unit=unit,
-        ctx=ctx,
-    )
+    provider = await check_provider(session, req.provider)
+    if route is None:
+        # The unit profile or the directory may have changed since the draft was saved: reassess.
+        route = await assess(
+            session,
+            req,
+            parsed_warnings=[
+                f"identifiers[{r.position}]: {w}" for r in identifiers for w in r.warnings
+            ],
+            identifiers=len(identifiers),
+            unit=unit,
+            ctx=ctx,
+        )
     check = req.checklist or {}
     if not check.get("complete"):
         raise InvalidInput(errors=missing_errors(req, check))
@@ -101,6 +107,7 @@ async def submit_in_session(
     )
     await reminders.replan(session, req, ctx=ctx)
     await session.flush()
+    del provider  # kept for routing and the reminder plan (see requests.check_provider)
     return rows
 
 
