@@ -583,3 +583,69 @@ async def test_openapi_describes_the_request_endpoints(client) -> None:  # type:
     assert "201" in create_op["responses"] and "422" in create_op["responses"]
     schema = spec["components"]["schemas"]["IdentifierIn"]
     assert "from" in schema["properties"] and schema["additionalProperties"] is False
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_request_new_show_list(database_url, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`preservation request new|show|list` act as the named user of the named unit."""
+    import json
+
+    from preservation.cli import main
+
+    monkeypatch.setenv("PRESERVATION_DATABASE_URL", database_url)
+    monkeypatch.setenv("PRESERVATION_LOAD_DEMO", "false")
+    assert main(["token", "create", "--unit", "alpha", "--role", "officer", "--user", "ann"]) == 0
+    assert main(["token", "create", "--unit", "beta", "--role", "officer", "--user", "bob"]) == 0
+    assert main(["token", "create", "--unit", "alpha", "--role", "admin", "--user", "root"]) == 0
+    capsys.readouterr()
+    draft = body(submit=False, provider=None, identifiers=BODY["identifiers"][2:])
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(draft), encoding="utf-8")
+
+    assert (
+        main(["request", "new", "--file", str(path), "--unit", "alpha", "--user", "ann", "--json"])
+        == 0
+    )
+    created = json.loads(capsys.readouterr().out)
+    check_schema(created)
+    assert created["status"] == "draft" and created["created_by"] == "ann"
+    # The unit has no contact details: submitting is refused (exit 2), nothing is created.
+    code = main(
+        ["request", "new", "--file", str(path), "--unit", "alpha", "--user", "ann", "--submit"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "unit.email" in err
+
+    assert main(["request", "show", created["reference"], "--unit", "alpha"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        out.startswith(f"{created['reference']}  draft")
+        and "checklist: missing contact_details" in out
+    )
+    assert main(["request", "list", "--unit", "alpha", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [i["reference"] for i in listed["items"]] == [created["reference"]]
+    # Another unit does not see it; bad input exits 2 with one line per problem.
+    assert main(["request", "show", str(created["id"]), "--unit", "beta"]) == 2
+    assert main(["request", "new", "--file", str(path), "--unit", "alpha", "--user", "root"]) == 2
+    assert (
+        main(
+            [
+                "request",
+                "new",
+                "--file",
+                str(tmp_path / "missing.json"),
+                "--unit",
+                "alpha",
+                "--user",
+                "ann",
+            ]
+        )
+        == 2
+    )
+    path.write_text(json.dumps({**draft, "country": "XX"}), encoding="utf-8")
+    assert main(["request", "new", "--file", str(path), "--unit", "alpha", "--user", "ann"]) == 2
+    assert "country" in capsys.readouterr().err
+    assert main(["request", "list", "--unit", "alpha", "--expiring-within", "soon"]) == 2
