@@ -98,7 +98,9 @@ async def test_mail_is_delivered_with_headers_and_pdf(db, settings, clock, sink,
         assert audit.verify_chain(await audit.events_of(s, made.request_id)) is None
 
 
-async def test_copy_alone_does_not_mark_the_request_sent(db, settings, clock, sink, smtp_port) -> None:  # type: ignore[no-untyped-def]
+async def test_copy_alone_does_not_mark_the_request_sent(
+    db, settings, clock, sink, smtp_port
+) -> None:  # type: ignore[no-untyped-def]
     """A portal provider is a hand-off: the copy to the 24/7 point of contact goes out at once,
     and the request stays queued until the officer records the portal submission."""
     made = await make_request(db, now=clock.now(), recipients=(PORTAL, POC_COPY))
@@ -205,15 +207,20 @@ async def _assert_alert(db, made, row_id: int, now) -> None:  # type: ignore[no-
     assert "delivery_failed" in await actions_of(db, made.request_id)
 
 
-async def test_expired_lease_is_reclaimed_and_delivered(db, settings, clock, sink, smtp_port) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_lease_is_reclaimed_and_delivered(
+    db, settings, clock, sink, smtp_port
+) -> None:  # type: ignore[no-untyped-def]
     """A node that claimed a row and died: once the lease is out, another node delivers it."""
     from preservation import claims
 
     made = await make_request(db, now=clock.now(), recipients=(PROVIDER_EMAIL,))
     async with db.write() as s:
-        assert await claims.claim(
-            s, OutboxMessage, node="dead-node", now=clock.now(), lease_seconds=120, limit=10
-        ) == made.outbox_ids
+        assert (
+            await claims.claim(
+                s, OutboxMessage, node="dead-node", now=clock.now(), lease_seconds=120, limit=10
+            )
+            == made.outbox_ids
+        )
     dispatcher = dispatcher_for(settings, clock, db, smtp_port)
     assert await dispatcher.sweep() == 0
     clock.advance(seconds=121)
@@ -232,3 +239,37 @@ async def test_closed_request_sends_nothing(db, settings, clock, sink, smtp_port
     assert await dispatcher.sweep() == 1
     assert sink.received == []
     assert (await load(db, OutboxMessage, made.outbox_ids[0])).status == "cancelled"
+
+
+async def test_the_alert_reaches_the_unit_through_the_reminder_sweep(  # type: ignore[no-untyped-def]
+    db, settings, clock, sink, smtp_port
+) -> None:
+    """Nothing is dropped silently: the provider's server refuses for good, and the unit's alert
+    address gets an e-mail naming the request and the recipient."""
+    from preservation.models import Unit
+    from preservation.reminder_delivery import deliver_due
+    from preservation.service.context import Context
+
+    sink.replies = ["550 5.1.1 No such mailbox"] * 3
+    made = await make_request(db, now=clock.now(), recipients=(PROVIDER_EMAIL,))
+    async with db.write() as s:
+        unit = await s.get(Unit, made.unit_id)
+        unit.alert_emails = ["duty@police.example"]
+    dispatcher = dispatcher_for(settings, clock, db, smtp_port)
+    await _fail_until_given_up(db, dispatcher, clock, made.outbox_ids[0])
+    assert (await load(db, OutboxMessage, made.outbox_ids[0])).status == "failed"
+
+    ctx = Context(settings=dispatcher.settings, clock=clock, regimes=dispatcher.regimes)
+    assert await deliver_due(db, ctx=ctx) >= 1
+    alerts = [m for m in sink.accepted if made.reference in m["Subject"]]
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["Subject"].startswith("ALERT")
+    assert [a.addr_spec for a in alert["To"].addresses] == ["duty@police.example"]
+    text = alert.get_content()
+    assert "lawenforcement@provider.example" in text and "550" in text
+    async with db.read() as s:
+        row = (
+            await s.execute(select(Reminder).where(Reminder.kind == "alert_delivery_failed"))
+        ).scalar_one()
+    assert row.status == "delivered"

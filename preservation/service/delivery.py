@@ -122,15 +122,22 @@ async def record_failed(
         now=now,
         detail={**recipient_detail(row), "attempts": attempts, "error": error[:500]},
     )
+    who = row.recipient_name or row.to
     payload = {
         "reference": req.reference,
         "request_id": req.id,
         "recipient": recipient_detail(row),
         "attempts": attempts,
         "error": error[:500],
-        "message": (
-            f"Request {req.reference} could not be delivered to {row.recipient_name or row.to}"
-            f" ({row.channel}) after {attempts} attempts: send it by other means."
+        # What the reminder sweep's generic alert prints (reminder_text.compose_generic).
+        "subject": f"ALERT: preservation request {req.reference} could not be delivered to {who}",
+        "text": (
+            f"Preservation request {req.reference} could not be delivered to {who}"
+            f" ({row.channel}: {row.to}) after {attempts} attempts.\n"
+            f"Last error: {error[:500]}\n\n"
+            "The data may be deleted while this request waits: send it by other means now"
+            " (the provider's portal, another address, or a call to the 24/7 point of contact),"
+            " then record it."
         ),
     }
     values = {
