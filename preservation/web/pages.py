@@ -173,7 +173,13 @@ def render(
 
 
 def see_other(location: str) -> web.HTTPSeeOther:
+    """To raise: the answer to a form that worked (Post/Redirect/Get)."""
     return web.HTTPSeeOther(location=location)
+
+
+def redirect(location: str) -> web.Response:
+    """To return (and set cookies on): 303 See Other."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 def safe_next(target: str | None) -> str:
@@ -209,7 +215,7 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except SignInRequired:
         target = request.path_qs if request.method == "GET" else "/"
         location = "/signin" if target == "/" else f"/signin?next={quote(target, safe='')}"
-        response = see_other(location)
+        response = redirect(location)
         sessions.clear_cookie(response, request, sessions.SESSION_COOKIE)
         return response
     except web.HTTPException as exc:
@@ -286,7 +292,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     target = safe_next(str(form.get("next", "")))
     if principal.role not in REQUEST_ROLE_NAMES and target == "/":
         target = "/directory"
-    response = see_other(target)
+    response = redirect(target)
     sessions.set_cookie(
         response, request, sessions.SESSION_COOKIE, value, max_age=sessions.SESSION_HOURS * 3600
     )
@@ -300,7 +306,7 @@ async def signout(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].write() as db_session:
         await sessions.end_session(db_session, value=ws.value, now=request.app[CLOCK].now())
     log.info("signed out", extra={"action": "pages.signout", "user": ws.principal.actor})
-    response = see_other("/signin")
+    response = redirect("/signin")
     sessions.clear_cookie(response, request, sessions.SESSION_COOKIE)
     return response
 

@@ -21,6 +21,8 @@ LABEL_WIDTH = 190
 ROW_HEIGHT = 26
 BAR_HEIGHT = 16
 AXIS_HEIGHT = 30
+#: Room under the rows for the "now", "7 d" and "30 d" marks.
+FOOT_HEIGHT = 22
 PLOT_WIDTH = WIDTH - LABEL_WIDTH - 10
 
 
@@ -54,6 +56,8 @@ class Timeline:
     plot_left: int
     plot_width: int
     axis_y: int
+    #: Where the rows end and the marks below them begin.
+    rows_bottom: int
     bars: list[Bar]
     ticks: list[Tick]
 
@@ -152,13 +156,14 @@ def build(
             ticks.append(
                 Tick(x=round(x_of(now + timedelta(days=day)), 1), label=f"{day} d", major=True)
             )
-    height = AXIS_HEIGHT + max(len(bars), 1) * ROW_HEIGHT + 6
+    rows_bottom = AXIS_HEIGHT + max(len(bars), 1) * ROW_HEIGHT
     return Timeline(
         width=WIDTH,
-        height=height,
+        height=rows_bottom + FOOT_HEIGHT,
         plot_left=LABEL_WIDTH,
         plot_width=PLOT_WIDTH,
         axis_y=AXIS_HEIGHT - 4,
+        rows_bottom=rows_bottom,
         bars=bars,
         ticks=ticks,
     )

@@ -125,6 +125,8 @@ def shots_dir() -> Path:
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    if page.locator("iframe.letter").count():
+        page.frame_locator("iframe.letter").locator("h1").wait_for()
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
