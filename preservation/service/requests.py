@@ -570,15 +570,40 @@ class Created:
     submitted: bool
 
 
-async def create_in_session(
-    session: AsyncSession, *, ctx: Context, principal: Principal, data: RequestCreate
-) -> Created:
-    """Create a request (and submit it when `data.submit`) in the caller's transaction."""
+@dataclass(frozen=True, kw_only=True)
+class PreparedCreate:
+    """What can be checked and built before the write transaction (pure: no I/O), so that
+    SQLite's single writer is held only for the database work."""
+
+    data: RequestCreate
+    identifiers: tuple[Any, ...]
+    now: datetime
+
+
+def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
+    """Check the regime, the letter language and every identifier (422 naming each field)."""
     now = ctx.clock.now()
     resolve_regime(ctx, data.regime)
     check_lang(data.lang)
-    provider = await check_provider(session, data.provider)
     parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
+    return PreparedCreate(data=data, identifiers=tuple(parsed), now=now)
+
+
+async def create_in_session(
+    session: AsyncSession,
+    *,
+    ctx: Context,
+    principal: Principal,
+    data: RequestCreate,
+    prepared: PreparedCreate | None = None,
+) -> Created:
+    """Create a request (and submit it when `data.submit`) in the caller's transaction.
+    `prepared` is prepare_create's result when the caller checked the input beforehand."""
+    if prepared is None or prepared.data is not data:
+        prepared = prepare_create(ctx=ctx, data=data)
+    now = prepared.now
+    parsed = prepared.identifiers
+    provider = await check_provider(session, data.provider)
     unit = await load_unit(session, principal.unit_id)
 
     from .references import next_reference
@@ -665,8 +690,11 @@ async def create_request(
     """POST /api/v1/requests: one transaction; nothing is left behind when it is refused."""
     # Idempotency-Key (issue 5): look the key up and store the result inside this transaction,
     # around create_in_session.
+    prepared = prepare_create(ctx=ctx, data=data)
     async with db.write() as session:
-        created = await create_in_session(session, ctx=ctx, principal=principal, data=data)
+        created = await create_in_session(
+            session, ctx=ctx, principal=principal, data=data, prepared=prepared
+        )
     if created.submitted:
         ctx.wake()
     return created.public

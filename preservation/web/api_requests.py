@@ -69,14 +69,23 @@ async def create_request(call: Call) -> web.Response:
     """A repeat with the same Idempotency-Key and body returns the first answer with 200 and
     creates nothing (web/idempotent.py)."""
     ctx = context_of(call.request)
+    # Checked before the write transaction: SQLite's single writer waits only for database work.
+    prepared = service.prepare_create(ctx=ctx, data=call.body)
 
     async def work(session: AsyncSession) -> RequestPublic:
         created = await service.create_in_session(
-            session, ctx=ctx, principal=call.principal, data=call.body
+            session, ctx=ctx, principal=call.principal, data=call.body, prepared=prepared
         )
         return created.public
 
-    return await respond(call, scope="POST /api/v1/requests", work=work, status=201, wake=ctx.wake)
+    return await respond(
+        call,
+        scope="POST /api/v1/requests",
+        work=work,
+        status=201,
+        # Only a submission queues messages for the dispatcher.
+        wake=ctx.wake if call.body.submit else None,
+    )
 
 
 @api.route(
