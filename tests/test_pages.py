@@ -709,3 +709,12 @@ def test_timeline_colours_by_urgency_and_clips_to_the_window() -> None:
     assert by_id[2].width < by_id[3].width < by_id[1].width
     assert not by_id[1].beyond
     assert all(b.x >= timeline.LABEL_WIDTH for b in chart.bars)
+
+
+def test_field_labels_are_for_people() -> None:
+    from preservation.web.forms import field_label
+
+    assert field_label("identifiers[0].at") == "Identifier 1: time"
+    assert field_label("identifiers[2]") == "Identifier 3"
+    assert field_label("urgency_reason") == "Reason for urgency"
+    assert field_label("offence") == "Offence"

@@ -29,12 +29,47 @@ def field_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", name.replace("]", "")).replace("[", "-").strip("-")
 
 
+_LABELS = {
+    "at": "time",
+    "from": "from",
+    "to": "to",
+    "tz": "time zone",
+    "dst": "daylight saving",
+    "port": "source port",
+    "case_reference": "case reference",
+    "urgency_reason": "reason for urgency",
+    "mla_to_follow": "MLA to follow",
+    "data_categories": "data to preserve",
+    "provider_reference": "provider's reference",
+    "preserved_at": "preserved at",
+    "requested_at": "requested at",
+    "sent_at": "sent at",
+    "le_email": "law-enforcement e-mail",
+    "portal_url": "portal URL",
+    "preservation_days": "preservation days",
+    "verified_on": "verified on",
+    "unit.email": "the unit's e-mail",
+    "unit.phone": "the unit's telephone",
+}
+_ROW = re.compile(r"^identifiers\[(\d+)\](?:\.(\w+))?$")
+
+
+def field_label(name: str) -> str:
+    """A contract field name as people read it: "identifiers[0].at" -> "Identifier 1: time"."""
+    match = _ROW.match(name)
+    if match:
+        head = f"Identifier {int(match[1]) + 1}"
+        return f"{head}: {_LABELS.get(match[2], match[2])}" if match[2] else head
+    label = _LABELS.get(name, name.replace("_", " "))
+    return label[:1].upper() + label[1:]
+
+
 @dataclass(kw_only=True)
 class FormErrors:
     """Errors by input id, plus the full list for the summary at the top of the form."""
 
     by_id: dict[str, list[str]] = field(default_factory=dict)
-    items: list[tuple[str, str, str]] = field(default_factory=list)  # (id, field, message)
+    items: list[tuple[str, str, str]] = field(default_factory=list)  # (id, label, message)
 
     @classmethod
     def of(cls, errors: Iterable[FieldError]) -> FormErrors:
@@ -42,7 +77,7 @@ class FormErrors:
         for e in errors:
             ident = field_id(e.field)
             out.by_id.setdefault(ident, []).append(e.message)
-            out.items.append((ident, e.field, e.message))
+            out.items.append((ident, field_label(e.field), e.message))
         return out
 
     def __bool__(self) -> bool:

@@ -36,6 +36,35 @@ def directory_cache(app: web.Application) -> DirectoryCache:
     return cache
 
 
+async def lookup_for(
+    request: web.Request,
+    *,
+    unit_id: int,
+    identifier: str,
+    type: str | None = None,
+    platform: str | None = None,
+) -> Any:
+    """GET /api/v1/lookup's answer (directory_lookup.lookup on this node's snapshot, with the
+    unit's copy-to-point-of-contact setting)."""
+    from ..directory_lookup import lookup
+    from .api_directory import UNIT_SETTINGS
+
+    app = request.app
+    snap = await directory_cache(app).current(app[DB].read)
+    copy_to_poc = (
+        await app[UNIT_SETTINGS].copy_to_poc(app[DB], unit_id) if UNIT_SETTINGS in app else True
+    )
+    return lookup(
+        snap,
+        identifier=identifier,
+        type=type,
+        platform=platform,
+        copy_to_poc=copy_to_poc,
+        today=_today(request),
+        max_age_days=app[SETTINGS].staleness_days,
+    )
+
+
 def _today(request: web.Request) -> date:
     return request.app[CLOCK].now().date()
 
@@ -54,9 +83,8 @@ def _country_name(code: str | None) -> str:
 
 async def search(request: web.Request) -> web.StreamResponse:
     from .. import directory_service
-    from ..directory_lookup import lookup
 
-    await current(request)
+    ws = await current(request)
     q = request.query.get("q", "").strip()[:200]
     country = request.query.get("country", "").strip().upper()[:2]
     identifier = request.query.get("identifier", "").strip()[:1000]
@@ -66,19 +94,12 @@ async def search(request: web.Request) -> web.StreamResponse:
     providers: list[Any] = []
     contacts: list[Any] = []
     found = None
+    if identifier:
+        try:
+            found = await lookup_for(request, unit_id=ws.principal.unit_id, identifier=identifier)
+        except InvalidInput as exc:
+            errors = FormErrors.of(exc.errors)
     async with request.app[DB].read() as session:
-        if identifier:
-            try:
-                found = await lookup(
-                    session,
-                    cache,
-                    identifier=identifier,
-                    copy_to_poc=True,
-                    today=_today(request),
-                    max_age_days=settings.staleness_days,
-                )
-            except InvalidInput as exc:
-                errors = FormErrors.of(exc.errors)
         if q or country or not identifier:
             if not country:
                 providers = (

@@ -35,7 +35,7 @@ from .forms import (
     parse_form,
 )
 from .keys import CLOCK, DB, SETTINGS
-from .page_directory import directory_cache
+from .page_directory import directory_cache, lookup_for
 from .pages import UNIT_ZONE, officer, posted, render, see_other
 
 #: Actions offered on the record page, in the order shown.
@@ -159,30 +159,22 @@ async def _form_page(
     )
 
 
-async def _lookups(request: web.Request, form: RequestForm) -> dict[int, Any]:
+async def _lookups(request: web.Request, ws: Any, form: RequestForm) -> dict[int, Any]:
     """What the directory says about each identifier of the form (shown beside its row)."""
-    from ..directory_lookup import lookup
-
-    settings = request.app[SETTINGS]
-    today = request.app[CLOCK].now().date()
     out: dict[int, Any] = {}
-    async with request.app[DB].read() as session:
-        for index, row in enumerate(form.rows):
-            if not row.value.strip():
-                continue
-            try:
-                out[index] = await lookup(
-                    session,
-                    directory_cache(request.app),
-                    identifier=row.value.strip(),
-                    type=row.type or None,
-                    platform=row.platform.strip() or None,
-                    copy_to_poc=True,
-                    today=today,
-                    max_age_days=settings.staleness_days,
-                )
-            except InvalidInput as exc:
-                out[index] = {"error": "; ".join(e.message for e in exc.errors) or exc.detail}
+    for index, row in enumerate(form.rows):
+        if not row.value.strip():
+            continue
+        try:
+            out[index] = await lookup_for(
+                request,
+                unit_id=ws.principal.unit_id,
+                identifier=row.value.strip(),
+                type=row.type or None,
+                platform=row.platform.strip() or None,
+            )
+        except InvalidInput as exc:
+            out[index] = {"error": "; ".join(e.message for e in exc.errors) or exc.detail}
     return out
 
 
@@ -238,7 +230,7 @@ async def new_post(request: web.Request) -> web.StreamResponse:
             form,
             errors=errors,
             public=public,
-            lookups=await _lookups(request, form),
+            lookups=await _lookups(request, ws, form),
             status=422,
         )
     if submit:
@@ -248,7 +240,7 @@ async def new_post(request: web.Request) -> web.StreamResponse:
         form,
         errors=FormErrors(),
         public=public,
-        lookups=await _lookups(request, form),
+        lookups=await _lookups(request, ws, form),
         notice=f"Draft {public.reference} saved. Check the list below, then submit.",
     )
 
@@ -479,25 +471,15 @@ async def list_page(request: web.Request) -> web.StreamResponse:
 async def lookup_json(request: web.Request) -> web.StreamResponse:
     """GET /lookup.json?identifier=...&type=...: GET /api/v1/lookup for a signed-in browser
     (the API itself takes bearer tokens only)."""
-    from ..directory_lookup import lookup
-
-    await officer(request)
-    identifier = request.query.get("identifier", "")[:1000]
-    kind = request.query.get("type") or None
-    platform = request.query.get("platform") or None
-    settings = request.app[SETTINGS]
+    ws = await officer(request)
     try:
-        async with request.app[DB].read() as session:
-            result = await lookup(
-                session,
-                directory_cache(request.app),
-                identifier=identifier,
-                type=kind,
-                platform=platform,
-                copy_to_poc=True,
-                today=request.app[CLOCK].now().date(),
-                max_age_days=settings.staleness_days,
-            )
+        result = await lookup_for(
+            request,
+            unit_id=ws.principal.unit_id,
+            identifier=request.query.get("identifier", "")[:1000],
+            type=request.query.get("type") or None,
+            platform=request.query.get("platform") or None,
+        )
     except InvalidInput as exc:
         return web.json_response({"errors": [e.as_dict() for e in exc.errors]}, status=422)
     return web.json_response(result.model_dump(mode="json"))

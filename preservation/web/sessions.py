@@ -101,7 +101,7 @@ async def start_session(
     await db_session.execute(
         delete(ApiToken).where(
             ApiToken.user_id == principal.user_id,
-            ApiToken.prefix.like(f"{SESSION_PREFIX}%"),
+            ApiToken.prefix.startswith(SESSION_PREFIX, autoescape=True),
             (ApiToken.revoked_at.is_not(None)) | (ApiToken.created_at < cutoff),
         )
     )
