@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactPublic, contact_public
 from contacts.search import ContactIndex
 from providers.matching import ProviderIndex
-from providers.models import Provider
+from providers.models import Provider, ProviderPublic, provider_public
 
 from .models import DirectoryVersion
 
@@ -39,6 +42,10 @@ async def bump_version(session: AsyncSession) -> None:
     await session.execute(stmt)
 
 
+#: Bound on the memoised public views of one snapshot (a few MB at most).
+_MAX_VIEWS = 50_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
     """The whole directory of one version, detached from any session, with its indexes.
@@ -50,25 +57,49 @@ class Snapshot:
     contacts: ContactIndex[Contact]
     provider_by_slug: dict[str, Provider] = field(default_factory=dict)
     contact_by_id: dict[int, Contact] = field(default_factory=dict)
+    #: Contacts by country, those accepting preservation requests first, then by id.
+    by_country: dict[str, tuple[Contact, ...]] = field(default_factory=dict)
+    #: Public views already made, by (kind, key, today, max_age_days): rows do not change
+    #: within a snapshot, and the answer of one day is the answer of every request that day.
+    _views: dict[tuple[str, object, date, int], Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, version: int, providers: Sequence[Provider], contacts: Sequence[Contact]):  # type: ignore[no-untyped-def]
+        by_country: dict[str, list[Contact]] = {}
+        for c in sorted(contacts, key=lambda c: (not c.accepts_preservation, c.id or 0)):
+            by_country.setdefault(c.country, []).append(c)
         return cls(
             version=version,
             providers=ProviderIndex(providers),
             contacts=ContactIndex(contacts),
             provider_by_slug={p.slug: p for p in providers},
             contact_by_id={c.id: c for c in contacts if c.id is not None},
+            by_country={k: tuple(v) for k, v in by_country.items()},
         )
 
+    def provider_view(self, p: Provider, *, today: date, max_age_days: int) -> ProviderPublic:
+        key = ("p", p.slug, today, max_age_days)
+        view = self._views.get(key)
+        if view is None:
+            view = self._remember(key, provider_public(p, today=today, max_age_days=max_age_days))
+        return view
+
+    def contact_view(self, c: Contact, *, today: date, max_age_days: int) -> ContactPublic:
+        key = ("c", c.id, today, max_age_days)
+        view = self._views.get(key)
+        if view is None:
+            view = self._remember(key, contact_public(c, today=today, max_age_days=max_age_days))
+        return view
+
+    def _remember(self, key: tuple[str, object, date, int], view: Any) -> Any:
+        if len(self._views) >= _MAX_VIEWS:
+            self._views.clear()
+        self._views[key] = view
+        return view
+
     def contacts_for_country(self, country: str | None) -> list[Contact]:
-        """The country's contacts, those accepting preservation requests first, then by id
-        (the order ``contacts_for_country`` gives from the database)."""
-        if not country:
-            return []
-        rows = [c for c in self.contacts.contacts if c.country == country]
-        rows.sort(key=lambda c: (not c.accepts_preservation, c.id or 0))
-        return rows
+        """The country's contacts in the order ``contacts_for_country`` reads them."""
+        return list(self.by_country.get(country, ())) if country else []
 
 
 class DirectoryCache:
@@ -115,6 +146,15 @@ class DirectoryCache:
                 self.builds += 1
             self._checked_at = now
         return self._snapshot
+
+    async def current(
+        self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    ) -> Snapshot:
+        """The snapshot, opening a session (``db.read``) only when the version is due a check."""
+        if self._snapshot.version >= 0 and self._monotonic() - self._checked_at < self._recheck:
+            return self._snapshot
+        async with open_session() as session:
+            return await self.snapshot(session)
 
     async def index(self, session: AsyncSession) -> ProviderIndex[Provider]:
         return (await self.snapshot(session)).providers

@@ -21,16 +21,15 @@ from typing import Literal
 
 import phonenumbers
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import ContactPublic
 from contacts.search import country_names
 from providers.matching import host_of
-from providers.models import Provider, ProviderPublic, provider_public
+from providers.models import Provider, ProviderPublic
 
-from .directory import DirectoryCache
+from .directory import Snapshot
 from .errors import InvalidInput
-from .routing import route_request
+from .routing import decide_route
 
 __all__ = ["IDENTIFIER_TYPES", "IdentifierView", "LookupResult", "RouteView", "lookup"]
 
@@ -85,9 +84,8 @@ def split_account(identifier: str, platform: str | None) -> tuple[str, str | Non
     return m.group(2).strip(), m.group(1).strip(), True
 
 
-async def lookup(
-    session: AsyncSession,
-    cache: DirectoryCache,
+def lookup(
+    snap: Snapshot,
     *,
     identifier: str,
     type: str | None = None,
@@ -96,13 +94,12 @@ async def lookup(
     today: date,
     max_age_days: int,
 ) -> LookupResult:
-    """What the directory says about ``identifier``: 422 naming ``identifier`` (or
-    ``platform``) when it cannot be read as the given or detected type."""
+    """What the directory snapshot says about ``identifier`` (no I/O): 422 naming
+    ``identifier`` (or ``platform``) when it cannot be read as the given or detected type."""
     from . import identifiers
 
     if not identifier.strip():
         raise InvalidInput("identifier", "is empty")
-    snap = await cache.snapshot(session)
     value, plat, prefixed = split_account(identifier, platform)
     kind = type
     if kind is None:
@@ -153,13 +150,15 @@ async def lookup(
     if provider is not None:
         country = provider.country
 
-    route = await route_request(
-        session,
+    contacts = snap.contacts_for_country(country)
+    route = decide_route(
+        provider=provider,
+        contacts=contacts,
         country=country,
-        provider_slug=provider.slug if provider is not None else None,
         copy_to_poc=copy_to_poc,
         today=today,
         staleness_days=max_age_days,
+        with_views=False,
     )
     why = note + route.why
     if kind in ("ipv4", "ipv6"):
@@ -177,12 +176,12 @@ async def lookup(
     return LookupResult(
         identifier=IdentifierView(type=kind, normalized=normalized, platform=plat),  # type: ignore[arg-type]
         provider=(
-            provider_public(provider, today=today, max_age_days=max_age_days)
+            snap.provider_view(provider, today=today, max_age_days=max_age_days)
             if provider is not None
             else None
         ),
         country=country,
-        contacts=[ContactPublic.model_validate(c) for c in route.contacts],
+        contacts=[snap.contact_view(c, today=today, max_age_days=max_age_days) for c in contacts],
         route=RouteView(
             channel=route.channel,  # type: ignore[arg-type]
             to=route.to,

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contacts.models import contact_public
-from providers.models import provider_public
+from contacts.models import Contact, contact_public
+from providers.models import Provider, provider_public
 
 from .directory import contacts_for_country, get_provider
 
@@ -70,15 +70,39 @@ async def route_request(
     if country is None and provider is not None:
         country = provider.country
     contacts = list(await contacts_for_country(session, country)) if country else []
+    return decide_route(
+        provider=provider,
+        contacts=contacts,
+        country=country,
+        copy_to_poc=copy_to_poc,
+        today=today,
+        staleness_days=staleness_days,
+    )
+
+
+def decide_route(
+    *,
+    provider: Provider | None,
+    contacts: list[Contact],
+    country: str | None,
+    copy_to_poc: bool,
+    today: date,
+    staleness_days: int,
+    with_views: bool = True,
+) -> Route:
+    """``route_request`` on rows already read (pure): ``contacts`` are the country's, those
+    accepting preservation requests first, then by id (the directory snapshot gives them so).
+    ``with_views=False`` leaves ``Route.provider`` and ``Route.contacts`` empty (a caller that
+    renders its own views saves the work)."""
     usable = [c for c in contacts if c.accepts_preservation and c.emails]
     provider_public_view = (
         provider_public(provider, today=today, max_age_days=staleness_days).model_dump(mode="json")
-        if provider is not None
+        if provider is not None and with_views
         else None
     )
     contact_views = tuple(
         contact_public(c, today=today, max_age_days=staleness_days).model_dump(mode="json")
-        for c in contacts
+        for c in (contacts if with_views else ())
     )
     direct = (
         provider is not None

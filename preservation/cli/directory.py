@@ -188,9 +188,9 @@ async def _lookup(args: argparse.Namespace) -> dict[str, Any]:
     db, settings = await _database()
     try:
         async with db.read() as session:
-            result = await lookup(
-                session,
-                DirectoryCache(),
+            snap = await DirectoryCache().snapshot(session)
+            result = lookup(
+                snap,
                 identifier=args.identifier,
                 type=args.type,
                 platform=args.platform,

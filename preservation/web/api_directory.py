@@ -4,17 +4,20 @@ admin's writes, import and export. Reads are open to every role; writes are the 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from contacts.models import ContactCreate, ContactPublic, ContactUpdate, contact_public
 from providers.models import ProviderCreate, ProviderPublic, ProviderUpdate, provider_public
 
 from .. import directory_io, directory_service
+from ..db import Database
 from ..directory import DirectoryCache
 from ..directory_lookup import IdentifierTypeName, LookupResult, lookup
 from ..directory_service import ContactList, ProviderList
@@ -33,9 +36,43 @@ ADMIN = {"admin"}
 RECHECK_SECONDS = 0.5
 
 
+class UnitSettings:
+    """Each unit's ``copy_to_poc``, read at most once per ``recheck_seconds`` (a change of the
+    unit's profile reaches the look-up within that time)."""
+
+    def __init__(
+        self, *, recheck_seconds: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._recheck = recheck_seconds
+        self._monotonic = monotonic
+        self._seen: dict[int, tuple[bool, float]] = {}
+
+    async def copy_to_poc(self, db: Database, unit_id: int) -> bool:
+        now = self._monotonic()
+        seen = self._seen.get(unit_id)
+        if seen is not None and now - seen[1] < self._recheck:
+            return seen[0]
+        async with db.read() as session:
+            value = (
+                await session.execute(select(Unit.copy_to_poc).where(Unit.id == unit_id))
+            ).scalar()
+        value = True if value is None else bool(value)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[unit_id] = (value, now)
+        return value
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+
+UNIT_SETTINGS = web.AppKey("unit_settings", UnitSettings)
+
+
 def setup_directory(app: web.Application) -> None:
     """The node's directory snapshot, and the demo load at start (add after the database)."""
     app[DIRECTORY] = DirectoryCache(recheck_seconds=RECHECK_SECONDS)
+    app[UNIT_SETTINGS] = UnitSettings(recheck_seconds=RECHECK_SECONDS)
     app.cleanup_ctx.append(_load_demo)
 
 
@@ -220,18 +257,18 @@ async def get_provider(call: Call) -> ProviderPublic:
     errors=(401, 422),
 )
 async def lookup_identifier(call: Call) -> LookupResult:
-    async with call.request.app[DB].read() as session:
-        unit = await session.get(Unit, call.principal.unit_id)
-        return await lookup(
-            session,
-            _cache(call),
-            identifier=call.query.identifier,
-            type=call.query.type,
-            platform=call.query.platform,
-            copy_to_poc=unit.copy_to_poc if unit is not None else True,
-            today=_today(call),
-            max_age_days=_age(call),
-        )
+    app = call.request.app
+    snap = await app[DIRECTORY].current(app[DB].read)
+    copy_to_poc = await app[UNIT_SETTINGS].copy_to_poc(app[DB], call.principal.unit_id)
+    return lookup(
+        snap,
+        identifier=call.query.identifier,
+        type=call.query.type,
+        platform=call.query.platform,
+        copy_to_poc=copy_to_poc,
+        today=_today(call),
+        max_age_days=_age(call),
+    )
 
 
 # --- the admin's writes ---------------------------------------------------------------------

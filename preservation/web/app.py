@@ -15,7 +15,7 @@ from ..metrics import setup_metrics
 from ..reminder_delivery import setup_deadlines
 from ..settings import Settings
 from . import api_actions, api_deadlines, api_directory, api_requests, api_system
-from .auth import LIMITER, FailureLimiter, authenticate
+from .auth import LIMITER, PRINCIPALS, FailureLimiter, PrincipalCache, authenticate
 from .endpoints import Api
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
 from .middleware import request_log_middleware
@@ -52,6 +52,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[LIMITER] = FailureLimiter(settings.auth_failures_per_minute)
+    app[PRINCIPALS] = PrincipalCache()
 
     combined = Api()
     for module in api_modules():

@@ -7,7 +7,7 @@ from collections import defaultdict, deque
 
 from aiohttp import web
 
-from ..auth import Principal, principal_for_token
+from ..auth import Principal, hash_token, principal_for_token
 from ..errors import TooManyRequests, Unauthorized
 from .keys import DB
 
@@ -45,6 +45,37 @@ class FailureLimiter:
 LIMITER = web.AppKey("limiter", FailureLimiter)
 
 
+class PrincipalCache:
+    """Principals of tokens seen in the last ``ttl_seconds``, by token hash (per node), so a
+    burst of requests with one token costs one query. The price: a revoked token, or a changed
+    role, takes effect on this node within ``ttl_seconds``. Only valid tokens are kept."""
+
+    def __init__(self, ttl_seconds: float = 2.0, max_entries: int = 10_000):
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if time.monotonic() - entry[1] >= self.ttl:
+            del self._entries[digest]
+            return None
+        return entry[0]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic())
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+PRINCIPALS = web.AppKey("principals", PrincipalCache)
+
+
 def bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -64,8 +95,14 @@ async def authenticate(request: web.Request) -> Principal:
     token = bearer(request)
     principal = None
     if token is not None and len(token) <= 200:
-        async with app[DB].read() as session:
-            principal = await principal_for_token(session, token)
+        cache = app.get(PRINCIPALS)
+        digest = hash_token(token)
+        principal = cache.get(digest) if cache is not None else None
+        if principal is None:
+            async with app[DB].read() as session:
+                principal = await principal_for_token(session, token)
+            if principal is not None and cache is not None:
+                cache.put(digest, principal)
     if principal is None:
         limiter.fail(address)
         raise Unauthorized("a valid bearer token is required" if token else "missing bearer token")
