@@ -20,6 +20,7 @@ from .endpoints import Api
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
 from .middleware import request_log_middleware
 from .openapi import build_openapi
+from .pages import setup_pages
 from .problem import error_middleware
 from .shutdown import setup_graceful_shutdown
 
@@ -74,6 +75,7 @@ def create_app(
     setup_metrics(app)
     setup_dispatch(app)
     setup_deadlines(app)
+    setup_pages(app)
     return app
 
 
