@@ -273,3 +273,22 @@ async def test_the_alert_reaches_the_unit_through_the_reminder_sweep(  # type: i
             await s.execute(select(Reminder).where(Reminder.kind == "alert_delivery_failed"))
         ).scalar_one()
     assert row.status == "delivered"
+
+
+async def test_many_recipients_of_one_request_are_recorded_concurrently(  # type: ignore[no-untyped-def]
+    db, settings, clock, sink, smtp_port
+) -> None:
+    """Deliveries of one request finish together: each records under the request's lock (taken
+    before the outbox row's, FOR NO KEY UPDATE on PostgreSQL) without deadlocking; the request
+    moves to sent exactly once."""
+    copies = tuple(("copy", "email", f"poc{i}@poc.example", f"PoC {i}") for i in range(8))
+    made = await make_request(db, now=clock.now(), recipients=(PROVIDER_EMAIL, *copies))
+    dispatcher = dispatcher_for(settings, clock, db, smtp_port)
+    assert await dispatcher.sweep() == 9
+    rows = [await load(db, OutboxMessage, i) for i in made.outbox_ids]
+    assert {r.status for r in rows} == {"sent"}
+    assert {r.attempts for r in rows} == {1}
+    actions = await actions_of(db, made.request_id)
+    assert actions.count("delivered") == 9 and actions.count("sent") == 1
+    async with db.read() as s:
+        assert audit.verify_chain(await audit.events_of(s, made.request_id)) is None

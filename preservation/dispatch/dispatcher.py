@@ -321,6 +321,15 @@ class Dispatcher:
         now = self.clock.now()
         woke = False
         async with self.db.write() as session:
+            request_id = (
+                await session.execute(
+                    select(OutboxMessage.request_id).where(OutboxMessage.id == outbox_id)
+                )
+            ).scalar_one_or_none()
+            if request_id is None:
+                return
+            # Request first, then its row: the same order as every transition (no deadlock).
+            req = await delivery.lock_request(session, request_id)
             row = (
                 await session.execute(
                     select(OutboxMessage)
@@ -329,7 +338,7 @@ class Dispatcher:
                     .execution_options(populate_existing=True)
                 )
             ).scalar_one_or_none()
-            if row is None:
+            if row is None or req is None:
                 return
             if error is None:
                 # Sent. Even if our lease ran out meanwhile, the message went: record it unless
@@ -343,8 +352,6 @@ class Dispatcher:
                 await claims.complete(
                     session, OutboxMessage, outbox_id, now=now, message_id=message_id[:300]
                 )
-                req = await delivery.lock_request(session, row.request_id)
-                assert req is not None
                 woke = await delivery.record_sent(
                     session,
                     ctx=self.ctx,
@@ -371,8 +378,6 @@ class Dispatcher:
                     policy=self.policy,
                 )
                 if failed:
-                    req = await delivery.lock_request(session, row.request_id)
-                    assert req is not None
                     await delivery.record_failed(
                         session, req=req, row=row, error=error, attempts=row.attempts, now=now
                     )

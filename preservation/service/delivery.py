@@ -44,12 +44,17 @@ def recipient_detail(row: OutboxMessage) -> dict[str, Any]:
 
 
 async def lock_request(session: AsyncSession, request_id: int) -> PreservationRequest | None:
-    """The request row, locked for this transaction on PostgreSQL (SQLite: the single writer)."""
+    """The request row, locked for this transaction on PostgreSQL (SQLite: the single writer).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: writing a row that references the request (an outbox
+    update, an audit event) takes a KEY SHARE lock on it, and two transactions each holding one
+    would deadlock upgrading to FOR UPDATE. NO KEY UPDATE still serialises changes of the request
+    (it conflicts with itself), which is all that is needed. Lock the request before its rows."""
     return (
         await session.execute(
             select(PreservationRequest)
             .where(PreservationRequest.id == request_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
