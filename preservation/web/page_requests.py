@@ -482,7 +482,9 @@ async def lookup_json(request: web.Request) -> web.StreamResponse:
         )
     except InvalidInput as exc:
         return web.json_response({"errors": [e.as_dict() for e in exc.errors]}, status=422)
-    return web.json_response(result.model_dump(mode="json"))
+    # The look-up answers JSON-ready data (a LookupResult's shape).
+    data = result if isinstance(result, dict) else result.model_dump(mode="json")
+    return web.json_response(data)
 
 
 def register(app: web.Application) -> None:
