@@ -17,10 +17,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contacts.models import Contact, ContactPublic, contact_public
+from contacts.models import Contact, contact_public
 from contacts.search import ContactIndex
 from providers.matching import ProviderIndex
-from providers.models import Provider, ProviderPublic, provider_public
+from providers.models import Provider, provider_public
 
 from .models import DirectoryVersion
 
@@ -77,25 +77,31 @@ class Snapshot:
             by_country={k: tuple(v) for k, v in by_country.items()},
         )
 
-    def provider_view(self, p: Provider, *, today: date, max_age_days: int) -> ProviderPublic:
+    def provider_json(self, p: Provider, *, today: date, max_age_days: int) -> dict[str, Any]:
+        """``ProviderPublic`` of ``p`` as JSON-ready data, made once per snapshot and day.
+        Shared between answers: do not change it."""
         key = ("p", p.slug, today, max_age_days)
         view = self._views.get(key)
         if view is None:
-            view = self._remember(key, provider_public(p, today=today, max_age_days=max_age_days))
+            view = provider_public(p, today=today, max_age_days=max_age_days).model_dump(
+                mode="json"
+            )
+            self._remember(key, view)
         return view
 
-    def contact_view(self, c: Contact, *, today: date, max_age_days: int) -> ContactPublic:
+    def contact_json(self, c: Contact, *, today: date, max_age_days: int) -> dict[str, Any]:
+        """``ContactPublic`` of ``c`` as JSON-ready data (as ``provider_json``)."""
         key = ("c", c.id, today, max_age_days)
         view = self._views.get(key)
         if view is None:
-            view = self._remember(key, contact_public(c, today=today, max_age_days=max_age_days))
+            view = contact_public(c, today=today, max_age_days=max_age_days).model_dump(mode="json")
+            self._remember(key, view)
         return view
 
-    def _remember(self, key: tuple[str, object, date, int], view: Any) -> Any:
+    def _remember(self, key: tuple[str, object, date, int], view: dict[str, Any]) -> None:
         if len(self._views) >= _MAX_VIEWS:
             self._views.clear()
         self._views[key] = view
-        return view
 
     def contacts_for_country(self, country: str | None) -> list[Contact]:
         """The country's contacts in the order ``contacts_for_country`` reads them."""

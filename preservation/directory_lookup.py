@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel
@@ -93,9 +93,10 @@ def lookup(
     copy_to_poc: bool,
     today: date,
     max_age_days: int,
-) -> LookupResult:
-    """What the directory snapshot says about ``identifier`` (no I/O): 422 naming
-    ``identifier`` (or ``platform``) when it cannot be read as the given or detected type."""
+) -> dict[str, Any]:
+    """What the directory snapshot says about ``identifier`` (no I/O), as JSON-ready data in
+    the shape of ``LookupResult``: 422 naming ``identifier`` (or ``platform``) when it cannot
+    be read as the given or detected type."""
     from . import identifiers
 
     if not identifier.strip():
@@ -173,19 +174,23 @@ def lookup(
             f"{what} identifies a device, not a provider or a country: send to the 24/7 point "
             "of contact of the country whose operators or providers are concerned."
         )
-    return LookupResult(
-        identifier=IdentifierView(type=kind, normalized=normalized, platform=plat),  # type: ignore[arg-type]
-        provider=(
-            snap.provider_view(provider, today=today, max_age_days=max_age_days)
+    # JSON-ready data in the shape of LookupResult (the response model of the endpoint): the
+    # provider's and contacts' views are made once per snapshot and day, not per look-up.
+    return {
+        "identifier": {"type": kind, "normalized": normalized, "platform": plat},
+        "provider": (
+            snap.provider_json(provider, today=today, max_age_days=max_age_days)
             if provider is not None
             else None
         ),
-        country=country,
-        contacts=[snap.contact_view(c, today=today, max_age_days=max_age_days) for c in contacts],
-        route=RouteView(
-            channel=route.channel,  # type: ignore[arg-type]
-            to=route.to,
-            copy_to=list(route.copy_to),
-            why=why,
-        ),
-    )
+        "country": country,
+        "contacts": [
+            snap.contact_json(c, today=today, max_age_days=max_age_days) for c in contacts
+        ],
+        "route": {
+            "channel": route.channel,
+            "to": route.to,
+            "copy_to": list(route.copy_to),
+            "why": why,
+        },
+    }

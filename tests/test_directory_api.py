@@ -533,3 +533,13 @@ async def test_openapi_describes_the_directory(client) -> None:
     ):
         assert path in spec["paths"], path
     assert {"LookupResult", "ProviderPublic", "ContactPublic"} <= set(spec["components"]["schemas"])
+
+
+@pytest.mark.parametrize(
+    "identifier", ["x@gmail.com", "+49 30 901820", "203.0.113.7", "instagram:x", "example.net"]
+)
+async def test_lookup_answer_is_exactly_the_documented_model(client, tokens, identifier) -> None:
+    from preservation.directory_lookup import LookupResult
+
+    body = await lookup(client, tokens["officer"], identifier)
+    assert LookupResult.model_validate(body).model_dump(mode="json") == body

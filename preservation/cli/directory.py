@@ -198,7 +198,7 @@ async def _lookup(args: argparse.Namespace) -> dict[str, Any]:
                 today=SystemClock().now().date(),
                 max_age_days=settings.staleness_days,
             )
-            return result.model_dump(mode="json")
+            return result
     finally:
         await db.dispose()
 

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -256,7 +256,7 @@ async def get_provider(call: Call) -> ProviderPublic:
     response=LookupResult,
     errors=(401, 422),
 )
-async def lookup_identifier(call: Call) -> LookupResult:
+async def lookup_identifier(call: Call) -> dict[str, Any]:
     app = call.request.app
     snap = await app[DIRECTORY].current(app[DB].read)
     copy_to_poc = await app[UNIT_SETTINGS].copy_to_poc(app[DB], call.principal.unit_id)
