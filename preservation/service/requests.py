@@ -629,19 +629,22 @@ async def create_in_session(
         created_at=now,
         updated_at=now,
     )
+    # Assessed before the INSERT, so the row is written once with its route and checklist.
+    route = await assess(
+        session,
+        req,
+        parsed_warnings=[
+            f"identifiers[{i}]: {w}" for i, p in enumerate(parsed) for w in p.warnings
+        ],
+        identifiers=len(parsed),
+        unit=unit,
+        ctx=ctx,
+    )
     session.add(req)
     await session.flush()
     assert req.id is not None
     rows = identifier_rows(req.id, parsed)
     session.add_all(rows)
-    route = await assess(
-        session,
-        req,
-        parsed_warnings=_identifier_warnings(rows),
-        identifiers=len(rows),
-        unit=unit,
-        ctx=ctx,
-    )
     await audit.record(
         session,
         request_id=req.id,
