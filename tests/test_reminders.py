@@ -716,3 +716,40 @@ def test_digest_due_and_staleness_due_are_pure() -> None:
     assert rd.message_id(unit_id=3, key="5:expiry:20261201T080000Z", domain="x.org") == (
         "<reminder-3.5.expiry.20261201T080000Z@x.org>"
     )
+
+
+async def test_non_ascii_text_is_encoded_and_read_back(db, ctx, clock, sink) -> None:  # type: ignore[no-untyped-def]
+    unit_id, user_id = await make_unit(
+        db, name="Kriminalpolizei Köln", now=T0, alert_emails=["wache@köln.example"]
+    )
+    rid = await make_request(
+        db, ctx, unit_id=unit_id, user_id=user_id, regime="us-2703f", sent_at=T0
+    )
+    async with db.write() as s:
+        req = await s.get(PreservationRequest, rid)
+        req.case_reference = "Ermittlung Müller – 2026/Ω"
+        req.expiry_rule = "Regel " + "x" * 1200  # one line longer than SMTP allows
+    async with db.write() as s:
+        await reminders.insert_reminders(
+            s,
+            [
+                {
+                    "unit_id": unit_id,
+                    "kind": "alert_delivery_failed",
+                    "key": "alert:ü",
+                    "due_at": T0,
+                    "created_at": T0,
+                    "payload": {"subject": "Zustellung fehlgeschlagen: Müller", "text": "Ünïcödé"},
+                }
+            ],
+        )
+    clock.set(T0 + 2 * DAY)
+    while await rd.deliver_due(db, ctx=ctx):
+        pass
+    ack = sink.of_kind("ack_missing")[0]
+    assert "Ermittlung Müller – 2026/Ω" in ack.body and "x" * 1200 in ack.body
+    alert = sink.of_kind("alert_delivery_failed")[0]
+    assert str(alert.message["Subject"]) == "Zustellung fehlgeschlagen: Müller"
+    assert alert.body.startswith("Ünïcödé\r\n") and "LATE:" in alert.body
+    assert alert.message["Message-ID"] == f"<reminder-{unit_id}.alert..@localhost>"
+    assert alert.rcpt == ["wache@xn--kln-sna.example"]
