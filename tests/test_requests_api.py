@@ -219,6 +219,13 @@ async def test_submit_wakes_the_scheduler_after_commit(client, ready, monkeypatc
     assert woken
     async with client.server.app[DB].read() as s:
         assert (await s.execute(select(func.count()).select_from(OutboxMessage))).scalar_one() == 2
+    # A portal hand-off alone is a task for the officer: no claim pass for it.
+    async with client.server.app[DB].write() as s:
+        await s.execute(update(Unit).where(Unit.name == "alpha").values(copy_to_poc=False))
+    woken.clear()
+    data = await create(client, ready["officer"])
+    assert [r["status"] for r in data["recipients"]] == ["handoff"]
+    assert woken == []
 
 
 async def test_routes_and_warnings(client, ready) -> None:  # type: ignore[no-untyped-def]

@@ -566,8 +566,10 @@ async def to_public(
 class Created:
     request: PreservationRequest
     public: RequestPublic
-    #: True when the request was submitted (outbox rows are due: wake the scheduler after commit).
+    #: True when the request was submitted.
     submitted: bool
+    #: True when outbox rows wait for the dispatcher: wake the scheduler after the commit.
+    due: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -684,7 +686,12 @@ async def create_in_session(
         identifiers=rows,
         outbox=outbox,
     )
-    return Created(request=req, public=public, submitted=data.submit)
+    return Created(
+        request=req,
+        public=public,
+        submitted=data.submit,
+        due=any(m.status == "pending" for m in outbox or ()),
+    )
 
 
 async def create_request(
@@ -698,7 +705,7 @@ async def create_request(
         created = await create_in_session(
             session, ctx=ctx, principal=principal, data=data, prepared=prepared
         )
-    if created.submitted:
+    if created.due:
         ctx.wake()
     return created.public
 

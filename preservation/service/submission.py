@@ -125,5 +125,6 @@ async def submit_request(
         public = await to_public(
             session, req, unit_name=unit.name, identifiers=identifiers, outbox=outbox
         )
-    ctx.wake()
+    if any(m.status == PENDING for m in outbox):
+        ctx.wake()
     return public

@@ -24,7 +24,7 @@ from ..schemas import (
 )
 from ..service import requests as service
 from ..service.context import Context
-from ..service.submission import submit_in_session
+from ..service.submission import PENDING, submit_in_session
 from .endpoints import Api, Call
 from .idempotent import respond
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -72,20 +72,22 @@ async def create_request(call: Call) -> web.Response:
     # Checked before the write transaction: SQLite's single writer waits only for database work.
     prepared = service.prepare_create(ctx=ctx, data=call.body)
 
+    due = False
+
     async def work(session: AsyncSession) -> RequestPublic:
+        nonlocal due
         created = await service.create_in_session(
             session, ctx=ctx, principal=call.principal, data=call.body, prepared=prepared
         )
+        due = created.due
         return created.public
 
-    return await respond(
-        call,
-        scope="POST /api/v1/requests",
-        work=work,
-        status=201,
-        # Only a submission queues messages for the dispatcher.
-        wake=ctx.wake if call.body.submit else None,
-    )
+    def wake() -> None:
+        # Only messages for the dispatcher are worth a claim pass (a portal hand-off is not).
+        if due:
+            ctx.wake()
+
+    return await respond(call, scope="POST /api/v1/requests", work=work, status=201, wake=wake)
 
 
 @api.route(
@@ -159,13 +161,21 @@ async def submit(call: Call) -> web.Response:
     ctx = context_of(call.request)
     request_id = call.params["id"]
 
+    due = False
+
     async def work(session: AsyncSession) -> RequestPublic:
+        nonlocal due
         req = await service.load_request(session, principal=call.principal, request_id=request_id)
-        await submit_in_session(session, ctx=ctx, principal=call.principal, req=req)
-        return await service.to_public(session, req)
+        outbox = await submit_in_session(session, ctx=ctx, principal=call.principal, req=req)
+        due = any(m.status == PENDING for m in outbox)
+        return await service.to_public(session, req, outbox=outbox)
+
+    def wake() -> None:
+        if due:
+            ctx.wake()
 
     return await respond(
-        call, scope=f"POST /api/v1/requests/{request_id}/submit", work=work, wake=ctx.wake
+        call, scope=f"POST /api/v1/requests/{request_id}/submit", work=work, wake=wake
     )
 
 
