@@ -58,7 +58,7 @@ from .context import Context
 MAX_ID = 2**63 - 1
 
 #: Member States bound by Regulation (EU) 2023/1543: the EU less Denmark, which does not take
-#: part in its adoption and is not bound by it (recital 99 of the Regulation).
+#: part in measures of this kind (Protocol No 22 to the Treaties) and is not bound by it.
 EPOC_STATES = frozenset(
     "AT BE BG HR CY CZ EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 )
