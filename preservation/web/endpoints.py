@@ -108,6 +108,9 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json raises this, not ValueError, on nesting deeper than the interpreter's stack.
+        raise BadRequest("the body is not valid JSON: nested too deeply") from None
 
 
 def parse_model(model: type[BaseModel], data: Any, *, prefix: str = "") -> Any:
