@@ -54,6 +54,7 @@ class Settings(BaseModel):
     max_identifiers: int = Field(50, ge=1)
     auth_failures_per_minute: int = Field(20, ge=1)
     metrics: str = "off"
+    trusted_proxies: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_seconds: float = Field(10.0, ge=0)
 
@@ -63,6 +64,29 @@ class Settings(BaseModel):
         if any(v <= 0 for v in value):
             raise ValueError("every offset must be a positive number of days")
         return tuple(sorted(set(value), reverse=True))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple:  # type: ignore[type-arg]
+        import ipaddress
+
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False)
+            for p in self.trusted_proxies.split(",")
+            if p.strip()
+        )
 
     @field_validator("database_url")
     @classmethod

@@ -28,8 +28,10 @@ CONTENT_TYPES = {
     "pdf": "application/pdf",
     "json": "application/json",
 }
-#: Where DejaVu Sans is found (Debian/Ubuntu package fonts-dejavu-core, Fedora, Arch, macOS brew).
+#: Where DejaVu Sans is found: the copy shipped with the package first (free licence, see
+#: render/fonts/LICENSE), so a fresh machine needs no font package; then the system's.
 FONT_DIRS = (
+    Path(__file__).parent / "fonts",
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/dejavu-sans-fonts"),
     Path("/usr/share/fonts/dejavu"),

@@ -89,7 +89,7 @@ async def authenticate(request: web.Request) -> Principal:
     existing = request.get(PRINCIPAL)
     if existing is not None:
         return existing
-    address = request.remote or "unknown"
+    address = client_address(request)
     limiter = app[LIMITER]
     limiter.check(address)
     token = bearer(request)
@@ -108,3 +108,35 @@ async def authenticate(request: web.Request) -> Principal:
         raise Unauthorized("a valid bearer token is required" if token else "missing bearer token")
     request[PRINCIPAL] = principal
     return principal
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer, or behind a trusted proxy the last untrusted hop of
+    X-Forwarded-For (hops a client wrote itself stand to the left and are ignored)."""
+    import ipaddress
+
+    from .keys import SETTINGS
+
+    remote = request.remote or "unknown"
+    trusted = request.app[SETTINGS].trusted_proxy_networks
+    if not trusted:
+        return remote
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in trusted)
+
+    if not is_trusted(remote):
+        return remote
+    hops = [
+        h.strip()
+        for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+        if h.strip()
+    ]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return remote

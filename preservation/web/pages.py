@@ -25,7 +25,7 @@ from ..auth import REQUEST_ROLES, principal_for_token
 from ..errors import Forbidden, PreservationError, TooManyRequests
 from ..models import Unit
 from . import sessions
-from .auth import LIMITER
+from .auth import LIMITER, client_address
 from .forms import field_id
 from .keys import CLOCK, DB
 from .sessions import WebSession
@@ -268,7 +268,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     expected = request.cookies.get(sessions.SIGNIN_CSRF_COOKIE, "")
     if not expected or not sessions.csrf_ok(expected, form.get("csrf")):  # type: ignore[arg-type]
         raise Forbidden("the sign-in form's security token is missing or wrong: reload the page")
-    address = request.remote or "unknown"
+    address = client_address(request)
     limiter = request.app[LIMITER]
     limiter.check(address)
     token = str(form.get("token", "")).strip()
