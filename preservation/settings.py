@@ -46,7 +46,7 @@ class Settings(BaseModel):
     staleness_days: int = Field(180, ge=1)
     claim_interval_seconds: float = Field(5.0, gt=0)
     lease_seconds: int = Field(120, ge=1)
-    max_attempts: int = Field(8, ge=1)
+    max_attempts: int = Field(10, ge=1)
     retry_base_seconds: float = Field(30.0, gt=0)
     retry_max_seconds: float = Field(3600.0, gt=0)
     claim_batch_size: int = Field(50, ge=1, le=10000)
