@@ -113,9 +113,32 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest("the body is not valid JSON: nested too deeply") from None
 
 
+def nul_field(data: Any, prefix: str = "") -> str | None:
+    """The path of the first string (or key) in `data` holding a NUL character, which
+    PostgreSQL cannot store in text (found here, it is a 422 naming the field, not a 500).
+    Iterative: the JSON may be nested as deep as the parser allows."""
+    stack: list[tuple[str, Any]] = [(prefix, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                sub = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return sub
+                stack.append((sub, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
 def parse_model(model: type[BaseModel], data: Any, *, prefix: str = "") -> Any:
     if not isinstance(data, dict):
         raise InvalidInput(prefix or "body", "must be a JSON object")
+    if (field := nul_field(data, prefix)) is not None:
+        raise InvalidInput(field, "must not contain NUL characters")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
