@@ -321,3 +321,38 @@ async def test_body_without_content_type_is_read_as_json(client, ready) -> None:
 
     resp = await raw(client, URL, json.dumps(body()).encode(), ready["officer"], "text/plain")
     assert resp.status == 201, await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"summary": "before\u0000after"}, "summary"),
+        ({"case_reference": "\u0000"}, "case_reference"),
+        (
+            {"identifiers": [{"type": "email", "value": "a@example.com", "tz": "UTC\u0000"}]},
+            "identifiers[0].tz",
+        ),
+    ],
+)
+async def test_nul_characters_are_422_naming_the_field(client, ready, changes, field) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL cannot store NUL in text: refused at the boundary, on both engines alike."""
+    headers = auth(ready["officer"])
+    existing = await draft(client, ready["officer"])
+    before = await counts(client)
+    await assert_problem(
+        await client.post(URL, json=body(**changes), headers=headers), 422, field=field
+    )
+    await assert_problem(
+        await client.patch(f"{URL}/{existing['id']}", json=changes, headers=headers),
+        422,
+        field=field,
+    )
+    resp = await client.post(
+        f"{URL}/{existing['id']}/close",
+        json={"outcome": "withdrawn", "note": "x\u0000"},
+        headers=headers,
+    )
+    await assert_problem(resp, 422, field="note")
+    resp = await client.get(f"{URL}?expiring_within=P1D%00", headers=headers)
+    await assert_problem(resp, 422, field="query.expiring_within")
+    assert await counts(client) == before
