@@ -3,7 +3,8 @@
 SQLite: WAL, foreign keys on, a busy timeout, and write transactions opened with BEGIN IMMEDIATE
 through one in-process writer lock (readers never wait). PostgreSQL: asyncpg, ordinary
 transactions. Driver errors are translated here: no IntegrityError or connection error reaches
-a handler."""
+a handler. The engines hide statement parameters (hide_parameters): a driver error that does
+reach the error log carries the SQL, never the values (identifiers, case text)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -60,7 +61,7 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
             )
             self.read_engine = self.engine
         self._write_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
