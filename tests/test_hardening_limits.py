@@ -356,3 +356,28 @@ async def test_nul_characters_are_422_naming_the_field(client, ready, changes, f
     resp = await client.get(f"{URL}?expiring_within=P1D%00", headers=headers)
     await assert_problem(resp, 422, field="query.expiring_within")
     assert await counts(client) == before
+
+
+INJECTIONS = ["' OR '1'='1", "x'); DROP TABLE preservation_request; --", "%", "_", "\\", '"; --']
+
+
+async def test_sql_meta_characters_are_data(client, ready) -> None:  # type: ignore[no-untyped-def]
+    """Statements are parameterised (SQLAlchemy): such text is stored and searched as text."""
+    headers = auth(ready["officer"])
+    for text in INJECTIONS:
+        resp = await client.post(URL, json=body(case_reference=text, summary=text), headers=headers)
+        assert resp.status == 201, await resp.text()
+        stored = await (
+            await client.get(f"{URL}/{(await resp.json())['id']}", headers=headers)
+        ).json()
+        assert stored["case_reference"] == text and stored["summary"] == text
+        for path in ("/api/v1/contacts", "/api/v1/providers"):
+            resp = await client.get(path, params={"q": text}, headers=headers)
+            # (The directory search is in memory; punctuation alone is an empty query.)
+            assert resp.status == 200, (path, text, await resp.text())
+        resp = await client.get("/api/v1/lookup", params={"identifier": text}, headers=headers)
+        assert resp.status in (200, 422), await resp.text()
+    listed = await (await client.get(URL, headers=headers)).json()
+    assert len(listed["items"]) == len(INJECTIONS)
+    resp = await client.get(URL, params={"status": "draft' OR '1'='1"}, headers=headers)
+    await assert_problem(resp, 422, field="query.status")

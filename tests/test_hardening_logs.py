@@ -273,3 +273,27 @@ async def test_a_database_error_logs_no_statement_parameters(
     assert "secret-suspect.7731@example.com" not in str(caught.value)
     logging.getLogger("preservation.web").exception("probe", exc_info=caught.value)
     assert_clean(captured, ready)
+
+
+async def test_malformed_http_is_refused_and_logged_without_its_bytes(
+    client, ready, captured
+) -> None:  # type: ignore[no-untyped-def]
+    """A request line or header the parser refuses is answered 400 by aiohttp before our code
+    runs; aiohttp's own log of it would quote the bytes (a token among them): one line instead."""
+    import asyncio
+
+    token = ready["officer"]
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + token.encode()
+        + b"\r\nBad Header\x01: secret-suspect.7731@example.com\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), timeout=10)
+    writer.close()
+    assert answer.split(b" ", 2)[1] == b"400", answer[:200]
+    await asyncio.sleep(0)  # let the server's log call run  # noqa: ASYNC110
+    malformed = [r for r in captured.records() if r.get("action") == "http.malformed"]
+    assert len(malformed) == 1 and "traceback" not in malformed[0]
+    assert_clean(captured, ready)
