@@ -17,25 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import quopri
 import random
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from email.header import Header
-from email.utils import format_datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-import aiosmtplib
 from sqlalchemy import and_, or_, select, update
 
 from . import claims
 from . import deadlines as dl
+from . import reminder_mail as mail
 from . import reminder_text as text
-from .dispatch.message import DeliveryError, domain_of
+from .dispatch.message import DeliveryError
 from .dispatch.webhook import post_json
 from .models import PreservationRequest, Reminder, Unit, User
 from .regimes import get_regime
@@ -46,7 +42,6 @@ from .service.reminders import (
     LAPSABLE,
     STALENESS,
     deadline_input,
-    insert_reminders,
     is_plan_kind,
     lapse_due,
     regimes_of,
@@ -54,16 +49,6 @@ from .service.reminders import (
 
 log = logging.getLogger(__name__)
 DIGEST_DAYS = 14
-_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def message_id(*, unit_id: int, key: str, domain: str) -> str:
-    """Derived from the row's (unit, key), so a repeat carries the same Message-ID."""
-    return f"<reminder-{unit_id}.{_KEY_CHARS.sub('.', key)}@{domain}>"
-
-
-def idempotency_key(*, unit_id: int, key: str) -> str:
-    return f"reminder:{unit_id}:{key}"
 
 
 def _count(metrics: Any, outcome: str) -> None:
@@ -73,82 +58,6 @@ def _count(metrics: Any, outcome: str) -> None:
     from .metrics import count_delivery
 
     count_delivery(metrics, "reminder", outcome)
-
-
-# --- sending -------------------------------------------------------------------------------
-
-
-class Mailer:
-    """One SMTP connection for a batch; reconnects once when the server drops it. When the
-    server cannot be reached, the rest of the lane fails at once instead of waiting for the
-    connect timeout once per message (which could outlast the lease)."""
-
-    def __init__(self, settings: Any):
-        self.settings = settings
-        self._smtp: aiosmtplib.SMTP | None = None
-        self._unreachable = ""
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        s = self.settings
-        smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            use_tls=s.smtp_security == "tls",
-            start_tls=True if s.smtp_security == "starttls" else False,
-            timeout=s.smtp_timeout_seconds,
-        )
-        await smtp.connect()
-        if s.smtp_username:
-            await smtp.login(s.smtp_username, s.smtp_password)
-        self._smtp = smtp
-        return smtp
-
-    async def send(self, mail: bytes, recipients: Sequence[str]) -> None:
-        if self._unreachable:
-            raise DeliveryError(self._unreachable)
-        for attempt in (1, 2):
-            try:
-                smtp = self._smtp
-                if smtp is None:
-                    try:
-                        smtp = await self._connect()
-                    except (aiosmtplib.SMTPConnectError, OSError, TimeoutError) as exc:
-                        self._unreachable = f"SMTP server unreachable: {type(exc).__name__}: {exc}"
-                        raise DeliveryError(self._unreachable) from None
-                errors, _ = await smtp.sendmail(self.settings.smtp_from, list(recipients), mail)
-            except aiosmtplib.SMTPServerDisconnected as exc:
-                self._smtp = None
-                if attempt == 2:
-                    raise DeliveryError(f"SMTP server disconnected: {exc}") from None
-                continue
-            except aiosmtplib.SMTPResponseException as exc:
-                await self._reset()
-                raise DeliveryError(
-                    f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600
-                ) from None
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                await self.close()
-                raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
-            if errors:
-                refused = ", ".join(f"{addr} ({r.code})" for addr, r in errors.items())
-                raise DeliveryError(f"SMTP refused some recipients: {refused}")
-            return
-
-    async def _reset(self) -> None:
-        if self._smtp is not None:
-            try:
-                await self._smtp.rset()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                await self.close()
-
-    async def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is None:
-            return
-        try:
-            await smtp.quit()
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            smtp.close()
 
 
 # --- one batch -----------------------------------------------------------------------------
@@ -166,22 +75,10 @@ class Job:
     skip_reason: str = ""
 
 
-def _ascii_address(address: str) -> str:
-    """An internationalised domain in its ASCII (IDNA) form, so the address fits headers and
-    the envelope without SMTPUTF8; a non-ASCII local part is left for the server to refuse."""
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return address
-
-
 def _dedupe(addresses: Sequence[str]) -> list[str]:
     seen: dict[str, str] = {}
     for a in addresses:
-        a = _ascii_address((a or "").strip())
+        a = mail.ascii_address((a or "").strip())
         if a and a.lower() not in seen:
             seen[a.lower()] = a
     return list(seen.values())
@@ -397,55 +294,20 @@ async def _compose_all(session: Any, jobs: list[Job], ctx: Context, now: datetim
             )
 
 
-def _header(value: str) -> str:
-    """A header value: as is when ASCII, else RFC 2047 encoded-words (UTF-8)."""
-    if value.isascii():
-        return " ".join(value.split())
-    return Header(value, "utf-8").encode().replace("\n", "\r\n")
-
-
 def build_email(job: Job, *, settings: Any, now: datetime) -> bytes:
-    """The message of one job as bytes, ready for DATA (pure). Written directly rather than
-    through the email package's generator, whose header folding cost several milliseconds a
-    message: at thousands of reminders a minute that is the node's CPU. Every header is ASCII
-    (non-ASCII text in RFC 2047 words) and far below the 998-octet line limit; the body is
-    7bit when ASCII with short lines, else quoted-printable UTF-8."""
+    """The message of one job, as bytes ready for DATA (pure)."""
     assert job.composed is not None
-    r = job.row
-    headers = [
-        ("From", settings.smtp_from),
-        ("To", ", ".join(job.emails)),
-        ("Subject", _header(job.composed.subject)),
-        ("Date", format_datetime(now)),
-        (
-            "Message-ID",
-            message_id(unit_id=r.unit_id, key=r.key, domain=domain_of(settings.smtp_from)),
-        ),
-        ("X-Preservation-Idempotency-Key", idempotency_key(unit_id=r.unit_id, key=r.key)),
-        ("X-Preservation-Reminder", r.kind),
-    ]
-    reference = (job.composed.data.get("request") or {}).get("reference")
-    if reference:
-        headers.append(("X-Preservation-Reference", _header(reference)))
-    headers.append(("Auto-Submitted", "auto-generated"))
-    if r.kind.startswith("alert_") or r.kind == dl.EXPIRY:
-        headers += [("Importance", "high"), ("X-Priority", "1")]
-    text_body = job.composed.text.replace("\r\n", "\n")
-    headers.append(("MIME-Version", "1.0"))
-    if text_body.isascii() and all(len(line) <= 900 for line in text_body.split("\n")):
-        headers += [
-            ("Content-Type", 'text/plain; charset="us-ascii"'),
-            ("Content-Transfer-Encoding", "7bit"),
-        ]
-        body = text_body.encode("ascii")
-    else:
-        headers += [
-            ("Content-Type", 'text/plain; charset="utf-8"'),
-            ("Content-Transfer-Encoding", "quoted-printable"),
-        ]
-        body = quopri.encodestring(text_body.encode("utf-8"))
-    head = "\r\n".join(f"{name}: {value}" for name, value in headers).encode("utf-8")
-    return head + b"\r\n\r\n" + body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return mail.build_message(
+        unit_id=job.row.unit_id,
+        key=job.row.key,
+        kind=job.row.kind,
+        subject=job.composed.subject,
+        text=job.composed.text,
+        reference=(job.composed.data.get("request") or {}).get("reference"),
+        recipients=job.emails,
+        settings=settings,
+        now=now,
+    )
 
 
 #: SMTP connections (and webhook calls) in parallel per batch: delivery is bound by round trips
@@ -456,7 +318,7 @@ LANES = 4
 async def _deliver_one(
     job: Job,
     *,
-    mailer: Mailer,
+    mailer: mail.Mailer,
     http: aiohttp.ClientSession,
     settings: Any,
     now: datetime,
@@ -465,7 +327,7 @@ async def _deliver_one(
     unit = job.unit
     channels = 0
     errors = []
-    key = idempotency_key(unit_id=unit.id, key=job.row.key)
+    key = mail.idempotency_key(unit_id=unit.id, key=job.row.key)
     if job.emails:
         channels += 1
         if "email" not in job.done:
@@ -511,7 +373,7 @@ async def _send(
     lanes = [todo[i::LANES] for i in range(min(LANES, len(todo)))]
 
     async def run(lane: list[Job]) -> None:
-        mailer = Mailer(settings)
+        mailer = mail.Mailer(settings)
         try:
             for job in lane:
                 await _deliver_one(
@@ -646,81 +508,6 @@ async def deliver_due(
     return max(handled, len(ids))
 
 
-# --- periodic: digests and the staleness report ----------------------------------------------
-
-
-def digest_due(now: datetime, unit_zone: str, digest_hour: int) -> tuple[str, datetime] | None:
-    """(key, due instant) of the unit's digest for its current local day, once its local hour has
-    reached digest_hour (also later that day: a node down at the hour catches up); else None."""
-    tz = text.zone(unit_zone)
-    local = now.astimezone(tz)
-    if local.hour < digest_hour:
-        return None
-    due = datetime.combine(local.date(), time(digest_hour), tzinfo=tz).astimezone(UTC)
-    return f"digest:{local.date().isoformat()}", min(due, now)
-
-
-def staleness_due(now: datetime, hour: int) -> tuple[str, datetime] | None:
-    """(key, due instant) of this ISO week's report: Monday at `hour` UTC, and any time later in
-    the week (catch-up); None before it."""
-    year, week, _ = now.isocalendar()
-    due = datetime.combine(date.fromisocalendar(year, week, 1), time(hour), tzinfo=UTC)
-    if now < due:
-        return None
-    return f"stale:{year}-W{week:02d}", due
-
-
-async def enqueue_periodic(db: Any, *, ctx: Context) -> int:
-    """Insert the digests and staleness reports due now that do not exist yet; returns how many."""
-    now = ctx.clock.now()
-    hour = ctx.settings.digest_hour
-    async with db.write() as session:
-        wanted: list[dict[str, Any]] = []
-        for unit_id, tz in await session.execute(select(Unit.id, Unit.timezone)):
-            due = digest_due(now, tz, hour)
-            if due is not None:
-                wanted.append(
-                    {
-                        "unit_id": unit_id,
-                        "kind": DIGEST,
-                        "key": due[0],
-                        "due_at": due[1],
-                        "created_at": now,
-                    }
-                )
-        stale = staleness_due(now, hour)
-        if stale is not None:
-            admin_units = (
-                await session.execute(select(User.unit_id).where(User.role == "admin").distinct())
-            ).scalars()
-            for unit_id in admin_units:
-                wanted.append(
-                    {
-                        "unit_id": unit_id,
-                        "kind": STALENESS,
-                        "key": stale[0],
-                        "due_at": stale[1],
-                        "created_at": now,
-                    }
-                )
-        if not wanted:
-            return 0
-        keys = {w["key"] for w in wanted}
-        have = {
-            (unit_id, key)
-            for unit_id, key in await session.execute(
-                select(Reminder.unit_id, Reminder.key).where(Reminder.key.in_(keys))
-            )
-        }
-        inserted = await insert_reminders(
-            session, (w for w in wanted if (w["unit_id"], w["key"]) not in have)
-        )
-    if inserted:
-        log.info("periodic rows due", extra={"action": "reminders.periodic", "inserted": inserted})
-        ctx.wake()
-    return inserted
-
-
 # --- wiring --------------------------------------------------------------------------------
 
 
@@ -748,12 +535,16 @@ def setup_deadlines(app: Any) -> None:
         async def lapse() -> int:
             return await lapse_due(db, ctx=ctx)
 
+        from .reminder_periodic import enqueue_periodic
+
         async def periodic() -> None:
             await enqueue_periodic(db, ctx=ctx)
 
         sched.add_sweep("reminders.deliver", deliver)
         sched.add_sweep("requests.lapse", lapse)
-        sched.add_job("reminders.periodic", periodic, IntervalTrigger(minutes=10))
+        # Every minute: a digest is made within a minute of the unit's hour (well inside the
+        # five minutes after which a delivery counts as late); one query over the units.
+        sched.add_job("reminders.periodic", periodic, IntervalTrigger(minutes=1))
         sched.add_job("reminders.periodic_at_start", periodic, DateTrigger())
         sched.wake()
 

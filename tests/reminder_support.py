@@ -4,8 +4,10 @@ directly in the database (the request service is exercised by its own tests)."""
 from __future__ import annotations
 
 import email
+import email.policy
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,14 +39,17 @@ class Received:
     message: Message
     #: What the test clock said when the message arrived (None outside frozen-clock tests).
     at: datetime | None
+    #: Wall-clock arrival (time.time()), for the real-time tests.
+    arrived: float = 0.0
 
     @property
     def key(self) -> str:
-        return str(self.message["X-Preservation-Idempotency-Key"])
+        # A long header is folded in transit (RFC 5322): unfolded, it may keep a leading space.
+        return str(self.message["X-Preservation-Idempotency-Key"]).strip()
 
     @property
     def kind(self) -> str:
-        return str(self.message["X-Preservation-Reminder"])
+        return str(self.message["X-Preservation-Reminder"]).strip()
 
     @property
     def body(self) -> str:
@@ -62,7 +67,7 @@ class SmtpSink:
     refuse: bool = False
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
@@ -72,15 +77,17 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        msg = email.message_from_bytes(envelope.content)
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.received.append(
                 Received(
                     rcpt=list(envelope.rcpt_tos),
                     message=msg,
                     at=self.clock.now() if self.clock else None,
+                    arrived=time.time(),
                 )
             )
+            self._lock.notify_all()
         return "250 Message accepted"
 
     def start(self) -> SmtpSink:
@@ -95,6 +102,11 @@ class SmtpSink:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block until `count` messages have arrived (call through asyncio.to_thread)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self.received) >= count, timeout=timeout)
 
     def keys(self) -> Counter[str]:
         with self._lock:

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select, update
 
 from preservation import reminder_delivery as rd
+from preservation import reminder_mail
+from preservation import reminder_periodic as periodic
 from preservation.db import Database
 from preservation.dispatch.webhook import verify
 from preservation.models import AuditEvent, PreservationRequest, Reminder, Unit
@@ -633,10 +635,10 @@ async def test_digest_once_per_local_day_at_the_units_hour(db, ctx, clock, sink)
         db, ctx, unit_id=unit_id, user_id=user_id, regime="us-2703f", sent_at=T0
     )
     clock.set(datetime(2026, 11, 20, 22, 59, tzinfo=UTC))  # 07:59 in Tokyo
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 0
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 0
     clock.set(datetime(2026, 11, 20, 23, 0, tzinfo=UTC))
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 2
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 0  # once-only, however many ticks
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 2
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 0  # once-only, however many ticks
     async with db.read() as s:
         digests = list(
             (await s.execute(select(Reminder).where(Reminder.kind == "digest"))).scalars()
@@ -658,7 +660,7 @@ async def test_digest_once_per_local_day_at_the_units_hour(db, ctx, clock, sink)
     assert quiet.status == "cancelled" and quiet.last_error == "nothing to report"
     # The next day's digest is a new key.
     clock.advance(days=1)
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 2
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 2
 
 
 async def test_weekly_staleness_report_to_admins(db, ctx, clock, sink) -> None:  # type: ignore[no-untyped-def]
@@ -675,11 +677,11 @@ async def test_weekly_staleness_report_to_admins(db, ctx, clock, sink) -> None: 
         admin.email = "admin@directory.example"
     monday = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # ISO week 48
     clock.set(monday - timedelta(minutes=1))
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 0
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 0
     clock.set(monday + timedelta(hours=3))
-    n = await rd.enqueue_periodic(db, ctx=ctx)
+    n = await periodic.enqueue_periodic(db, ctx=ctx)
     assert n >= 1
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 0
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 0
     while await rd.deliver_due(db, ctx=ctx):
         pass
     reports = sink.of_kind("staleness_report")
@@ -691,29 +693,29 @@ async def test_weekly_staleness_report_to_admins(db, ctx, clock, sink) -> None: 
         ).scalars()
         assert list(keys) == ["stale:2026-W48"]
     clock.set(monday + 7 * DAY)
-    assert await rd.enqueue_periodic(db, ctx=ctx) >= 1
+    assert await periodic.enqueue_periodic(db, ctx=ctx) >= 1
 
 
 async def test_digest_key_follows_a_zone_change(db, ctx, clock) -> None:  # type: ignore[no-untyped-def]
     unit_id, _ = await make_unit(db, now=T0, tz="UTC")
     clock.set(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 1
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 1
     async with db.write() as s:
         await s.execute(update(Unit).where(Unit.id == unit_id).values(timezone="America/New_York"))
     clock.set(datetime(2026, 11, 20, 13, 0, tzinfo=UTC))  # 08:00 in New York, same local date
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 0
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 0
     clock.set(datetime(2026, 11, 21, 13, 0, tzinfo=UTC))
-    assert await rd.enqueue_periodic(db, ctx=ctx) == 1
+    assert await periodic.enqueue_periodic(db, ctx=ctx) == 1
 
 
 def test_digest_due_and_staleness_due_are_pure() -> None:
     at = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)  # Berlin switched to CEST at 01:00 UTC
-    key, due = rd.digest_due(at, "Europe/Berlin", 8)
+    key, due = periodic.digest_due(at, "Europe/Berlin", 8)
     assert key == "digest:2026-03-29" and due == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
-    assert rd.digest_due(datetime(2026, 3, 29, 5, 59, tzinfo=UTC), "Europe/Berlin", 8) is None
-    key, due = rd.staleness_due(datetime(2026, 1, 1, 9, tzinfo=UTC), 8)  # a Thursday
+    assert periodic.digest_due(datetime(2026, 3, 29, 5, 59, tzinfo=UTC), "Europe/Berlin", 8) is None
+    key, due = periodic.staleness_due(datetime(2026, 1, 1, 9, tzinfo=UTC), 8)  # a Thursday
     assert key == "stale:2026-W01" and due == datetime(2025, 12, 29, 8, tzinfo=UTC)
-    assert rd.message_id(unit_id=3, key="5:expiry:20261201T080000Z", domain="x.org") == (
+    assert reminder_mail.message_id(unit_id=3, key="5:expiry:20261201T080000Z", domain="x.org") == (
         "<reminder-3.5.expiry.20261201T080000Z@x.org>"
     )
 
