@@ -74,7 +74,13 @@ def request_body() -> dict[str, Any]:
         "urgent": True,
         "urgency_reason": "The account may be deleted tonight.",
         "identifiers": [
-            {"type": "ipv4", "value": "203.0.113.7", "port": 51234, "at": berlin, "tz": "Europe/Berlin"},
+            {
+                "type": "ipv4",
+                "value": "203.0.113.7",
+                "port": 51234,
+                "at": berlin,
+                "tz": "Europe/Berlin",
+            },
             {
                 "type": "email",
                 "value": "suspect@example.com",
@@ -233,7 +239,9 @@ def bench_service(url: str, args: argparse.Namespace) -> dict[str, float]:
         PRESERVATION_NODE_NAME="bench",
         PRESERVATION_AUTH_FAILURES_PER_MINUTE="1000",
     )
-    proc = start([sys.executable, "-m", "preservation.cli", "serve", "--port", str(port)], env, port)
+    proc = start(
+        [sys.executable, "-m", "preservation.cli", "serve", "--port", str(port)], env, port
+    )
     try:
         return asyncio.run(
             run_client(

@@ -108,7 +108,11 @@ class ReferenceCounter(SQLModel, table=True):
 
 class PreservationRequest(SQLModel, table=True):
     __tablename__ = "preservation_request"
-    __table_args__ = (Index("ix_request_unit_status", "unit_id", "status"),)
+    __table_args__ = (
+        Index("ix_request_unit_status", "unit_id", "status"),
+        # The lapse sweep: requests still open whose expiry has passed.
+        Index("ix_request_status_expires", "status", "expires_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(sa_column=Column(String(20), unique=True, nullable=False))
@@ -219,6 +223,8 @@ class Reminder(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "key", name="uq_reminder_unit_key"),
         Index("ix_reminder_due", "status", "next_attempt_at"),
+        # GET /deadlines: a unit's open reminders by due time.
+        Index("ix_reminder_unit_due", "unit_id", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

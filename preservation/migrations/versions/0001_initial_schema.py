@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 19:19:31.711362
+Create Date: 2026-11-24 20:32:51.513387
 """
 
 from __future__ import annotations
@@ -178,6 +178,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('preservation_request', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_preservation_request_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index('ix_request_status_expires', ['status', 'expires_at'], unique=False)
         batch_op.create_index('ix_request_unit_status', ['unit_id', 'status'], unique=False)
 
     op.create_table('audit_event',
@@ -247,6 +248,7 @@ def upgrade() -> None:
     with op.batch_alter_table('reminder', schema=None) as batch_op:
         batch_op.create_index('ix_reminder_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_request_id'), ['request_id'], unique=False)
+        batch_op.create_index('ix_reminder_unit_due', ['unit_id', 'status', 'due_at'], unique=False)
 
     op.create_table('request_identifier',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -279,6 +281,7 @@ def downgrade() -> None:
 
     op.drop_table('request_identifier')
     with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index('ix_reminder_unit_due')
         batch_op.drop_index(batch_op.f('ix_reminder_request_id'))
         batch_op.drop_index('ix_reminder_due')
 
@@ -294,6 +297,7 @@ def downgrade() -> None:
     op.drop_table('audit_event')
     with op.batch_alter_table('preservation_request', schema=None) as batch_op:
         batch_op.drop_index('ix_request_unit_status')
+        batch_op.drop_index('ix_request_status_expires')
         batch_op.drop_index(batch_op.f('ix_preservation_request_expires_at'))
 
     op.drop_table('preservation_request')
