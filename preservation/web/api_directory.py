@@ -414,8 +414,8 @@ async def import_directory(call: Call) -> ImportResult:
             "action": "directory.import",
             "kind": report.kind,
             "dry_run": report.dry_run,
-            "created": len(report.created),
-            "updated": len(report.updated),
+            "rows_created": len(report.created),
+            "rows_updated": len(report.updated),
             "invalid": len({e.row for e in report.errors}),
         },
     )
