@@ -13,8 +13,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,14 +25,34 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from . import sqlite_inline
 from .errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite write waits for another connection's lock before it gives up (503).
+BUSY_TIMEOUT_SECONDS = 30
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+def _sqlite_engine(
+    url: str, *, immediate: bool, checkpointer: sqlite_inline.Checkpointer | None = None
+) -> AsyncEngine:
+    """aiosqlite's threads for readers; for the writer (`checkpointer` given), a connection that
+    runs on the event loop's thread (see sqlite_inline: no lock wait or checkpoint blocks it)."""
+    kwargs: dict[str, Any] = {}
+    if checkpointer is not None:
+        path = make_url(url).database or ":memory:"
+
+        async def creator() -> sqlite_inline.InlineConnection:
+            return await sqlite_inline.connect(
+                path, busy_timeout=BUSY_TIMEOUT_SECONDS, on_commit=checkpointer.committed
+            )
+
+        kwargs["async_creator"] = creator
+    else:
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
+    engine = create_async_engine(url, hide_parameters=True, **kwargs)
+    inline = checkpointer is not None
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -39,7 +61,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The inline writer waits for locks itself, without blocking the loop, and leaves
+        # checkpoints to its Checkpointer's thread.
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_SECONDS * 1000}")
+        if inline:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -57,9 +83,13 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = _sqlite_engine(url, immediate=True)
+            self._checkpointer: sqlite_inline.Checkpointer | None = sqlite_inline.Checkpointer(
+                make_url(url).database or ":memory:"
+            )
+            self.engine = _sqlite_engine(url, immediate=True, checkpointer=self._checkpointer)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
+            self._checkpointer = None
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
             )
@@ -129,6 +159,8 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
 
 
 def _constraint(exc: IntegrityError) -> str:

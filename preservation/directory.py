@@ -162,6 +162,18 @@ class DirectoryCache:
         async with open_session() as session:
             return await self.snapshot(session)
 
+    def of_version(self, version: int) -> Snapshot | None:
+        """The snapshot if it is of `version` (read by the caller in its own transaction: then
+        the snapshot is exactly what that transaction sees), else None. No I/O."""
+        return self._snapshot if self._snapshot.version == version >= 0 else None
+
+    async def refresh(
+        self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    ) -> Snapshot:
+        """Check the version now (whatever ``recheck_seconds`` says), rebuilding if it changed."""
+        self.invalidate()
+        return await self.current(open_session)
+
     async def index(self, session: AsyncSession) -> ProviderIndex[Provider]:
         return (await self.snapshot(session)).providers
 

@@ -25,6 +25,7 @@ from ..errors import BadRequest, InvalidInput
 from ..models import Unit, User
 from ..regimes import load_regimes
 from ..schemas import RequestCreate, RequestList, RequestPublic
+from ..service import creation
 from ..service import requests as service
 from ..service.context import Context
 from ..settings import Settings, load_settings
@@ -168,7 +169,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     async def work(db: Database, ctx: Context) -> RequestPublic:
         principal = await _principal(db, unit=args.unit, user=args.user)
-        return await service.create_request(db, ctx=ctx, principal=principal, data=body)
+        return await creation.create_request(db, ctx=ctx, principal=principal, data=body)
 
     pub = asyncio.run(_run(args, work))
     emit(pub.model_dump(mode="json") if args.json else pub, as_json=args.json, text=_text)

@@ -54,6 +54,46 @@ def scrub(detail: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (detail or {}).items() if k.lower() not in SECRET_KEYS}
 
 
+def chain(
+    request_id: int,
+    events: Sequence[tuple[str, str, datetime, dict[str, Any] | None]],
+    *,
+    last_seq: int = 0,
+    last_hash: str = GENESIS,
+) -> list[dict[str, Any]]:
+    """The rows (column values) of `events` -- (actor, action, at, detail) in order -- appended
+    to a chain whose last event is (`last_seq`, `last_hash`); a new request's chain starts at
+    (0, GENESIS), so its first events need no read."""
+    rows = []
+    seq, prev = last_seq, last_hash
+    for actor, action, at, detail in events:
+        seq += 1
+        clean = json.loads(json.dumps(scrub(detail), default=str))
+        digest = event_hash(
+            request_id=request_id,
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            detail=clean,
+            prev_hash=prev,
+        )
+        rows.append(
+            {
+                "request_id": request_id,
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "detail": clean,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    return rows
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -72,27 +112,9 @@ async def record(
             .limit(1)
         )
     ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    clean = json.loads(json.dumps(scrub(detail), default=str))
-    at = now
-    event = AuditEvent(
-        request_id=request_id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        detail=clean,
-        prev_hash=prev,
-        hash=event_hash(
-            request_id=request_id,
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            detail=clean,
-            prev_hash=prev,
-        ),
-    )
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    (row,) = chain(request_id, [(actor, action, now, detail)], last_seq=seq, last_hash=prev)
+    event = AuditEvent(**row)
     session.add(event)
     await session.flush()
     return event

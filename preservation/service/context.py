@@ -23,3 +23,6 @@ class Context:
     regimes: dict[str, Any] = field(default_factory=dict)
     #: Called after a commit that created due outbox or reminder rows.
     wake: Callable[[], None] = _nothing
+    #: This node's directory snapshot (preservation.directory.DirectoryCache), when it keeps
+    #: one: a request created while it is current is routed without reading the directory.
+    directory: Any = None

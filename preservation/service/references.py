@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,16 +26,22 @@ def format_reference(year: int, number: int) -> str:
     return f"{PREFIX}-{year:04d}-{number:06d}"
 
 
+def _upsert(insert):  # type: ignore[no-untyped-def]
+    table = ReferenceCounter.__table__
+    stmt = insert(table).values(year=bindparam("year"), last=1)
+    return stmt.on_conflict_do_update(
+        index_elements=["year"], set_={"last": table.c.last + 1}
+    ).returning(table.c.last)
+
+
+#: Built once per dialect (a statement built per call costs more than the upsert itself).
+_UPSERT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+
+
 async def next_reference(session: AsyncSession, *, now: datetime) -> str:
     """Allocate the next reference of `now`'s UTC year, in the caller's transaction."""
     year = now.year
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(ReferenceCounter)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"last": ReferenceCounter.last + 1})
-        .returning(ReferenceCounter.last)
-    )
-    number = (await session.execute(stmt)).scalar_one()
+    stmt = _UPSERT["postgresql" if dialect == "postgresql" else "sqlite"]
+    number = (await session.execute(stmt, {"year": year})).scalar_one()
     return format_reference(year, int(number))

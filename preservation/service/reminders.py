@@ -80,13 +80,8 @@ def regimes_of(ctx: Context) -> dict[str, Regime]:
     return ctx.regimes or _regimes_from(ctx.settings.regimes_path)
 
 
-async def provider_policy(session: AsyncSession, slug: str | None) -> dl.ProviderPolicy | None:
-    """The provider's own policy from the directory, or None (unknown provider, or none named)."""
-    if not slug:
-        return None
-    from providers.models import Provider
-
-    row = await session.get(Provider, slug)
+def policy_of(row: Any) -> dl.ProviderPolicy | None:
+    """A directory provider row's own preservation policy (None for no row)."""
     if row is None:
         return None
     return dl.ProviderPolicy(
@@ -96,6 +91,15 @@ async def provider_policy(session: AsyncSession, slug: str | None) -> dl.Provide
         max_extensions=row.max_extensions,
         extension_lead_days=row.extension_lead_days,
     )
+
+
+async def provider_policy(session: AsyncSession, slug: str | None) -> dl.ProviderPolicy | None:
+    """The provider's own policy from the directory, or None (unknown provider, or none named)."""
+    if not slug:
+        return None
+    from providers.models import Provider
+
+    return policy_of(await session.get(Provider, slug))
 
 
 def events_of(request: PreservationRequest) -> dl.RequestEvents:
@@ -109,16 +113,67 @@ def events_of(request: PreservationRequest) -> dl.RequestEvents:
     )
 
 
+def input_of(
+    request: PreservationRequest, *, ctx: Context, policy: dl.ProviderPolicy | None
+) -> dl.DeadlineInput:
+    """The pure planner's input for `request` and its provider's `policy` (pure)."""
+    return dl.DeadlineInput(
+        regime=get_regime(regimes_of(ctx), request.regime),
+        provider=policy,
+        events=events_of(request),
+        settings=dl.DeadlineSettings.from_settings(ctx.settings),
+    )
+
+
 async def deadline_input(
     session: AsyncSession, request: PreservationRequest, *, ctx: Context
 ) -> dl.DeadlineInput:
     """The pure planner's input for `request`: its events, regime, provider policy, settings."""
-    return dl.DeadlineInput(
-        regime=get_regime(regimes_of(ctx), request.regime),
-        provider=await provider_policy(session, request.provider),
-        events=events_of(request),
-        settings=dl.DeadlineSettings.from_settings(ctx.settings),
-    )
+    return input_of(request, ctx=ctx, policy=await provider_policy(session, request.provider))
+
+
+def apply_plan(request: PreservationRequest, plan: dl.DeadlinePlan) -> None:
+    request.expires_at = plan.expires_at
+    request.expiry_rule = plan.expiry_rule
+    request.held_until_decision = plan.held_until_decision
+
+
+def plan_new(
+    request: PreservationRequest, *, ctx: Context, policy: dl.ProviderPolicy | None, now: datetime
+) -> list[dl.PlannedReminder]:
+    """`replan` for a request that has no reminder rows yet (being created), without reading
+    any: sets its deadline fields and returns the reminders to write (`new_rows`). Pure."""
+    plan = dl.plan_deadlines(input_of(request, ctx=ctx, policy=policy))
+    apply_plan(request, plan)
+    kept = _kept(plan, now)
+    request.next_reminder_at = min(r.due_at for r in kept) if kept else None
+    return kept
+
+
+def new_rows(
+    *, unit_id: int, request_id: int, planned: Iterable[dl.PlannedReminder], now: datetime
+) -> list[dict[str, Any]]:
+    """Column values of the reminder rows of `planned` (for a plain INSERT)."""
+    return [
+        {
+            "unit_id": unit_id,
+            "request_id": request_id,
+            "kind": r.kind,
+            "key": row_key(request_id, r.key),
+            "due_at": r.due_at,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": r.due_at,
+            "claimed_by": None,
+            "lease_until": None,
+            "late": False,
+            "payload": None,
+            "last_error": "",
+            "created_at": now,
+            "delivered_at": None,
+        }
+        for r in planned
+    ]
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
@@ -188,9 +243,7 @@ async def replan(
         await session.flush()
     now = ctx.clock.now()
     plan = dl.plan_deadlines(await deadline_input(session, request, ctx=ctx))
-    request.expires_at = plan.expires_at
-    request.expiry_rule = plan.expiry_rule
-    request.held_until_decision = plan.held_until_decision
+    apply_plan(request, plan)
 
     existing = {
         row.key: row

@@ -45,7 +45,6 @@ from ..schemas import (
     IdentifierPublic,
     LocalTimePublic,
     RecipientPublic,
-    RequestCreate,
     RequestList,
     RequestPatch,
     RequestPublic,
@@ -150,28 +149,33 @@ def _local_public(instant: Any) -> dict[str, Any]:
     return dict(instant.as_public())
 
 
-def identifier_rows(request_id: int, parsed: Sequence[Any]) -> list[RequestIdentifier]:
+def identifier_values(request_id: int | None, parsed: Sequence[Any]) -> list[dict[str, Any]]:
+    """Column values of the identifier rows of a request (for a plain INSERT)."""
     rows = []
     for position, p in enumerate(parsed):
         instants = {"at": p.at, "from": p.from_, "to": p.to}
         rows.append(
-            RequestIdentifier(
-                request_id=request_id,
-                position=position,
-                type=str(p.type),
-                value=p.value,
-                normalized=p.normalized,
-                platform=p.platform,
-                port=p.port,
-                tz=p.tz,
-                at_utc=p.at.utc if p.at else None,
-                from_utc=p.from_.utc if p.from_ else None,
-                to_utc=p.to.utc if p.to else None,
-                local={k: _local_public(v) for k, v in instants.items() if v is not None},
-                warnings=list(p.warnings),
-            )
+            {
+                "request_id": request_id,
+                "position": position,
+                "type": str(p.type),
+                "value": p.value,
+                "normalized": p.normalized,
+                "platform": p.platform,
+                "port": p.port,
+                "tz": p.tz,
+                "at_utc": p.at.utc if p.at else None,
+                "from_utc": p.from_.utc if p.from_ else None,
+                "to_utc": p.to.utc if p.to else None,
+                "local": {k: _local_public(v) for k, v in instants.items() if v is not None},
+                "warnings": list(p.warnings),
+            }
         )
     return rows
+
+
+def identifier_rows(request_id: int, parsed: Sequence[Any]) -> list[RequestIdentifier]:
+    return [RequestIdentifier(**values) for values in identifier_values(request_id, parsed)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +233,7 @@ CHECKS = (
 
 
 def checklist(
-    req: PreservationRequest, *, identifiers: int, unit: Unit, provider_country: str | None
+    req: PreservationRequest, *, identifiers: int, unit: Any, provider_country: str | None
 ) -> dict[str, Any]:
     """The UNODC practitioners' checklist (basic facts, data, relevance, MLA to follow,
     confidentiality, urgency, contact details) for the request as it stands."""
@@ -358,6 +362,28 @@ def stored_route(route: routing.Route) -> dict[str, Any]:
     }
 
 
+def apply_assessment(
+    req: PreservationRequest,
+    route: routing.Route,
+    *,
+    parsed_warnings: Sequence[str],
+    identifiers: int,
+    unit: Any,
+    ctx: Context,
+) -> None:
+    """Store `route`, the checklist and the warnings of the request as it stands (pure)."""
+    regime = resolve_regime(ctx, req.regime)
+    req.route = stored_route(route)
+    req.checklist = checklist(
+        req, identifiers=identifiers, unit=unit, provider_country=route.country
+    )
+    now = ctx.clock.now()
+    warnings = list(parsed_warnings)
+    warnings += regime_warnings(regime, country=req.country or route.country, now=now)
+    warnings += route_warnings(route, confidential=req.confidential, regime=regime)
+    req.warnings = list(dict.fromkeys(warnings))
+
+
 async def assess(
     session: AsyncSession,
     req: PreservationRequest,
@@ -368,17 +394,15 @@ async def assess(
     ctx: Context,
 ) -> routing.Route:
     """Route, checklist and warnings of the request as it stands (stored on the request)."""
-    regime = resolve_regime(ctx, req.regime)
     route = await resolve_route(session, req, unit=unit, ctx=ctx)
-    req.route = stored_route(route)
-    req.checklist = checklist(
-        req, identifiers=identifiers, unit=unit, provider_country=route.country
+    apply_assessment(
+        req,
+        route,
+        parsed_warnings=parsed_warnings,
+        identifiers=identifiers,
+        unit=unit,
+        ctx=ctx,
     )
-    now = ctx.clock.now()
-    warnings = list(parsed_warnings)
-    warnings += regime_warnings(regime, country=req.country or route.country, now=now)
-    warnings += route_warnings(route, confidential=req.confidential, regime=regime)
-    req.warnings = list(dict.fromkeys(warnings))
     return route
 
 
@@ -453,10 +477,13 @@ async def to_public(
     *,
     unit_name: str | None = None,
     creator: str | None = None,
-    identifiers: Sequence[RequestIdentifier] | None = None,
-    outbox: Sequence[OutboxMessage] | None = None,
+    identifiers: Sequence[Any] | None = None,
+    outbox: Sequence[Any] | None = None,
+    deadlines: Sequence[tuple[str, datetime]] | None = None,
 ) -> RequestPublic:
-    """The API view of a request; loads whatever the caller has not already got at hand."""
+    """The API view of a request; loads whatever the caller has not already got at hand
+    (`identifiers` and `outbox` are rows or objects with their columns as attributes;
+    `deadlines` the (kind, due_at) of its open reminders, by due time)."""
     assert req.id is not None
     if unit_name is None:
         unit_name = (await load_unit(session, req.unit_id)).name
@@ -486,13 +513,14 @@ async def to_public(
             )
             for m in outbox
         ]
-    reminders = (
-        await session.execute(
-            select(Reminder.kind, Reminder.due_at)
-            .where(Reminder.request_id == req.id, Reminder.status.in_(("pending", "sending")))
-            .order_by(Reminder.due_at, Reminder.id)
-        )
-    ).all()
+    if deadlines is None:
+        deadlines = (
+            await session.execute(
+                select(Reminder.kind, Reminder.due_at)
+                .where(Reminder.request_id == req.id, Reminder.status.in_(("pending", "sending")))
+                .order_by(Reminder.due_at, Reminder.id)
+            )
+        ).all()
     route = req.route or None
     check = req.checklist or {"complete": False, "missing": [], "items": []}
     return RequestPublic(
@@ -551,7 +579,7 @@ async def to_public(
         expiry_rule=req.expiry_rule,
         held_until_decision=req.held_until_decision,
         next_reminder_at=req.next_reminder_at,
-        deadlines=[DeadlinePublic(kind=k, due_at=d) for k, d in reminders],
+        deadlines=[DeadlinePublic(kind=k, due_at=d) for k, d in deadlines],
         allowed_actions=[
             a.value for a in allowed_actions(req.status) if a.value not in ("dispatch", "lapse")
         ],
@@ -560,154 +588,6 @@ async def to_public(
 
 
 # --- use cases ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Created:
-    request: PreservationRequest
-    public: RequestPublic
-    #: True when the request was submitted.
-    submitted: bool
-    #: True when outbox rows wait for the dispatcher: wake the scheduler after the commit.
-    due: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class PreparedCreate:
-    """What can be checked and built before the write transaction (pure: no I/O), so that
-    SQLite's single writer is held only for the database work."""
-
-    data: RequestCreate
-    identifiers: tuple[Any, ...]
-    now: datetime
-
-
-def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
-    """Check the regime, the letter language and every identifier (422 naming each field)."""
-    now = ctx.clock.now()
-    resolve_regime(ctx, data.regime)
-    check_lang(data.lang)
-    parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
-    return PreparedCreate(data=data, identifiers=tuple(parsed), now=now)
-
-
-async def create_in_session(
-    session: AsyncSession,
-    *,
-    ctx: Context,
-    principal: Principal,
-    data: RequestCreate,
-    prepared: PreparedCreate | None = None,
-) -> Created:
-    """Create a request (and submit it when `data.submit`) in the caller's transaction.
-    `prepared` is prepare_create's result when the caller checked the input beforehand."""
-    if prepared is None or prepared.data is not data:
-        prepared = prepare_create(ctx=ctx, data=data)
-    now = prepared.now
-    parsed = prepared.identifiers
-    provider = await check_provider(session, data.provider)
-    unit = await load_unit(session, principal.unit_id)
-
-    from .references import next_reference
-
-    req = PreservationRequest(
-        reference=await next_reference(session, now=now),
-        unit_id=principal.unit_id,
-        created_by=principal.user_id,
-        status=Status.DRAFT.value,
-        case_reference=data.case_reference.strip(),
-        offence=data.offence.strip(),
-        summary=data.summary.strip(),
-        relevance=data.relevance.strip(),
-        regime=data.regime,
-        country=data.country,
-        provider=data.provider,
-        data_categories=list(data.data_categories),
-        urgent=data.urgent,
-        urgency_reason=data.urgency_reason.strip(),
-        confidential=data.confidential,
-        mla_to_follow=data.mla_to_follow,
-        lang=data.lang,
-        created_at=now,
-        updated_at=now,
-    )
-    # Assessed before the INSERT, so the row is written once with its route and checklist.
-    route = await assess(
-        session,
-        req,
-        parsed_warnings=[
-            f"identifiers[{i}]: {w}" for i, p in enumerate(parsed) for w in p.warnings
-        ],
-        identifiers=len(parsed),
-        unit=unit,
-        ctx=ctx,
-    )
-    session.add(req)
-    await session.flush()
-    assert req.id is not None
-    rows = identifier_rows(req.id, parsed)
-    session.add_all(rows)
-    await audit.record(
-        session,
-        request_id=req.id,
-        actor=principal.actor,
-        action="create",
-        now=now,
-        detail={
-            "reference": req.reference,
-            "regime": req.regime,
-            "country": req.country,
-            "provider": req.provider,
-            "identifiers": len(rows),
-            "urgent": req.urgent,
-        },
-    )
-    outbox: list[OutboxMessage] | None = None
-    if data.submit:
-        from .submission import submit_in_session
-
-        outbox = await submit_in_session(
-            session,
-            ctx=ctx,
-            principal=principal,
-            req=req,
-            unit=unit,
-            identifiers=rows,
-            route=route,
-        )
-    else:
-        await session.flush()
-    del provider  # kept until here on purpose (see check_provider)
-    public = await to_public(
-        session,
-        req,
-        unit_name=unit.name,
-        creator=principal.user_name,
-        identifiers=rows,
-        outbox=outbox,
-    )
-    return Created(
-        request=req,
-        public=public,
-        submitted=data.submit,
-        due=any(m.status == "pending" for m in outbox or ()),
-    )
-
-
-async def create_request(
-    db: Database, *, ctx: Context, principal: Principal, data: RequestCreate
-) -> RequestPublic:
-    """POST /api/v1/requests: one transaction; nothing is left behind when it is refused."""
-    # Idempotency-Key (issue 5): look the key up and store the result inside this transaction,
-    # around create_in_session.
-    prepared = prepare_create(ctx=ctx, data=data)
-    async with db.write() as session:
-        created = await create_in_session(
-            session, ctx=ctx, principal=principal, data=data, prepared=prepared
-        )
-    if created.due:
-        ctx.wake()
-    return created.public
 
 
 async def patch_in_session(

@@ -5,6 +5,8 @@ nothing is sent before it is committed, and nothing committed is forgotten."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +35,58 @@ HANDOFF = "handoff"
 PENDING = "pending"
 
 
+def check_submittable(req: PreservationRequest, route: routing.Route) -> None:
+    """422 naming every field the checklist still needs, or the country (provider) when the
+    directory knows nobody to send the request to. Pure."""
+    check = req.checklist or {}
+    if not check.get("complete"):
+        raise InvalidInput(errors=missing_errors(req, check))
+    if not route.recipients:
+        field = "country" if req.country or not req.provider else "provider"
+        raise InvalidInput(field, f"nobody to send the request to: {route.why}")
+
+
+def outbox_values(req: PreservationRequest, route: routing.Route, *, now: datetime) -> list[dict]:
+    """Column values of one outbox row per recipient of `route` (`req` must have its id)."""
+    return [
+        {
+            "request_id": req.id,
+            "unit_id": req.unit_id,
+            "role": r.role,
+            "channel": r.channel,
+            "to": r.to,
+            "recipient_name": r.name,
+            "status": HANDOFF if r.channel == "portal" else PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_by": None,
+            "lease_until": None,
+            "last_error": "",
+            "message_id": "",
+            "created_at": now,
+            "sent_at": None,
+        }
+        for r in route.recipients
+    ]
+
+
+def mark_submitted(req: PreservationRequest, *, now: datetime) -> None:
+    """draft -> queued on the request row (409 unless it is a draft). Pure."""
+    req.status = transition(req.status, Action.SUBMIT).value
+    req.submitted_at = now
+    req.updated_at = now
+    req.version += 1
+
+
+def submit_detail(route: routing.Route) -> dict[str, Any]:
+    """The detail of the "submit" audit event."""
+    return {
+        "route": route.channel,
+        "recipients": [{"role": r.role, "channel": r.channel} for r in route.recipients],
+        "why": route.why,
+    }
+
+
 async def submit_in_session(
     session: AsyncSession,
     *,
@@ -43,13 +97,12 @@ async def submit_in_session(
     identifiers: Sequence[RequestIdentifier] | None = None,
     route: routing.Route | None = None,
 ) -> list[OutboxMessage]:
-    """Queue `req` for sending in the caller's transaction; returns the outbox rows.
+    """Queue the draft `req` for sending in the caller's transaction; returns the outbox rows.
 
-    409 unless the request is a draft; 422 naming every field the checklist still needs, or the
-    country when the directory knows nobody to send it to. `route` is given when the request was
-    assessed in this same transaction (created and submitted at once)."""
+    409 unless the request is a draft; 422 as `check_submittable`. `route` is given when the
+    request was assessed in this same transaction."""
     now = ctx.clock.now()
-    new_status = transition(req.status, Action.SUBMIT)
+    transition(req.status, Action.SUBMIT)
     assert req.id is not None
     unit = unit or await load_unit(session, req.unit_id)
     if identifiers is None:
@@ -67,43 +120,17 @@ async def submit_in_session(
             unit=unit,
             ctx=ctx,
         )
-    check = req.checklist or {}
-    if not check.get("complete"):
-        raise InvalidInput(errors=missing_errors(req, check))
-    if not route.recipients:
-        field = "country" if req.country or not req.provider else "provider"
-        raise InvalidInput(field, f"nobody to send the request to: {route.why}")
-
-    rows = [
-        OutboxMessage(
-            request_id=req.id,
-            unit_id=req.unit_id,
-            role=r.role,
-            channel=r.channel,
-            to=r.to,
-            recipient_name=r.name,
-            status=HANDOFF if r.channel == "portal" else PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for r in route.recipients
-    ]
+    check_submittable(req, route)
+    rows = [OutboxMessage(**values) for values in outbox_values(req, route, now=now)]
     session.add_all(rows)
-    req.status = new_status.value
-    req.submitted_at = now
-    req.updated_at = now
-    req.version += 1
+    mark_submitted(req, now=now)
     await audit.record(
         session,
         request_id=req.id,
         actor=principal.actor,
         action="submit",
         now=now,
-        detail={
-            "route": route.channel,
-            "recipients": [{"role": r.role, "channel": r.channel} for r in route.recipients],
-            "why": route.why,
-        },
+        detail=submit_detail(route),
     )
     await reminders.replan(session, req, ctx=ctx)
     await session.flush()

@@ -22,9 +22,11 @@ from ..schemas import (
     RequestPatch,
     RequestPublic,
 )
+from ..service import creation
 from ..service import requests as service
 from ..service.context import Context
 from ..service.submission import PENDING, submit_in_session
+from .api_directory import DIRECTORY
 from .endpoints import Api, Call
 from .idempotent import respond
 from .keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -50,6 +52,7 @@ def context_of(request: web.Request) -> Context:
         clock=app[CLOCK],
         regimes=_regimes(str(settings.regimes_path)),
         wake=scheduler.wake if scheduler is not None else (lambda: None),
+        directory=app.get(DIRECTORY),
     )
 
 
@@ -70,24 +73,21 @@ async def create_request(call: Call) -> web.Response:
     creates nothing (web/idempotent.py)."""
     ctx = context_of(call.request)
     # Checked before the write transaction: SQLite's single writer waits only for database work.
-    prepared = service.prepare_create(ctx=ctx, data=call.body)
-
-    due = False
+    prepared = creation.prepare_create(ctx=ctx, data=call.body)
+    created: list[creation.Created] = []
 
     async def work(session: AsyncSession) -> RequestPublic:
-        nonlocal due
-        created = await service.create_in_session(
+        result = await creation.create_in_session(
             session, ctx=ctx, principal=call.principal, data=call.body, prepared=prepared
         )
-        due = created.due
-        return created.public
+        created.append(result)
+        return result.public
 
-    def wake() -> None:
+    async def after() -> None:
         # Only messages for the dispatcher are worth a claim pass (a portal hand-off is not).
-        if due:
-            ctx.wake()
+        await creation.after_create(call.request.app[DB], ctx, created[-1])
 
-    return await respond(call, scope="POST /api/v1/requests", work=work, status=201, wake=wake)
+    return await respond(call, scope="POST /api/v1/requests", work=work, status=201, after=after)
 
 
 @api.route(

@@ -34,9 +34,10 @@ async def respond(
     work: Work,
     status: int = 200,
     wake: Callable[[], None] | None = None,
+    after: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Response:
     """Run `work(session)` -> public model under the caller's Idempotency-Key (if any); `wake`
-    is called after a commit that did the work (not after a replay)."""
+    (or `after`, awaited) is called after a commit that did the work (not after a replay)."""
     key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
     app = call.request.app
 
@@ -49,13 +50,17 @@ async def respond(
         user_id=call.principal.user_id,
         scope=scope,
         key=key,
-        body=await raw_json(call.request),
+        # The body is only fingerprinted under a key.
+        body=await raw_json(call.request) if key is not None else None,
         now=app[CLOCK].now(),
         work=run,
     )
     headers = {}
     if outcome.replayed:
         headers[REPLAYED] = "true"
-    elif wake is not None:
-        wake()
+    else:
+        if wake is not None:
+            wake()
+        if after is not None:
+            await after()
     return web.json_response(outcome.body, status=outcome.status, headers=headers)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ..errors import Conflict, FieldError, InvalidInput, NotFound, PreservationError
 from ..render.letter import available_languages
 from ..schemas import RequestCreate, RequestPatch
-from ..service import actions, idempotency
+from ..service import actions, creation, idempotency
 from ..service import requests as service
 from ..service.submission import submit_request
 from .api_requests import context_of
@@ -251,13 +251,13 @@ async def _create(request: web.Request, ws: Any, *, body: dict[str, Any], key: s
     data = parse_model(RequestCreate, body)
     ctx = context_of(request)
     scope = "PAGE /requests/new " + ("submit" if data.submit else "check")
-    created: list[bool] = []
+    created: list[creation.Created] = []
 
     async def work(session: Any) -> tuple[Any, int]:
-        result = await service.create_in_session(
+        result = await creation.create_in_session(
             session, ctx=ctx, principal=ws.principal, data=data
         )
-        created.append(result.submitted)
+        created.append(result)
         return result.public.model_dump(mode="json"), 201
 
     try:
@@ -273,8 +273,8 @@ async def _create(request: web.Request, ws: Any, *, body: dict[str, Any], key: s
         now=request.app[CLOCK].now(),
         work=work,
     )
-    if created and created[0]:
-        ctx.wake()
+    if created and not outcome.replayed:
+        await creation.after_create(request.app[DB], ctx, created[0])
     return outcome.body
 
 
