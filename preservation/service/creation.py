@@ -19,7 +19,7 @@ Otherwise they are read in the transaction, and the caller refreshes the snapsho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
@@ -177,7 +177,32 @@ def _route(
     )
 
 
-def _request_values(req: PreservationRequest) -> dict[str, Any]:
+def _column_defaults() -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+    """Each column's default as the model declares it: values, and default factories."""
+    values: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    for name, info in PreservationRequest.model_fields.items():
+        if info.default_factory is not None:
+            factories[name] = info.default_factory  # type: ignore[assignment]
+        else:
+            values[name] = None if info.is_required() else info.default
+    return values, factories
+
+
+_DEFAULTS, _FACTORIES = _column_defaults()
+
+
+def _new_row(**values: Any) -> Any:
+    """The request being created, as plain attributes with the model's defaults: read and set
+    like a PreservationRequest by the pure functions (checklist, plan, public view) and written
+    with one INSERT. (Building the SQLModel object would cost more than the INSERT.)"""
+    row = dict(_DEFAULTS)
+    row.update({k: make() for k, make in _FACTORIES.items()})
+    row.update(values)
+    return SimpleNamespace(**row)
+
+
+def _request_values(req: Any) -> dict[str, Any]:
     return {c.name: getattr(req, c.key) for c in _REQUEST.columns if c.name != "id"}
 
 
@@ -203,7 +228,7 @@ async def create_in_session(
         raise NotFound("no such unit")
     found = await _directory(session, ctx, version=int(unit.directory_version or 0), data=data)
 
-    req = PreservationRequest(
+    req = _new_row(
         reference=await next_reference(session, now=now),
         unit_id=principal.unit_id,
         created_by=principal.user_id,

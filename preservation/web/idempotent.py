@@ -43,7 +43,8 @@ async def respond(
 
     async def run(session: AsyncSession) -> tuple[Any, int]:
         public = await work(session)
-        return public.model_dump(mode="json"), status
+        # Remembered under a key as JSON data; otherwise serialised once, straight to bytes.
+        return (public.model_dump(mode="json") if key is not None else public), status
 
     outcome = await idempotency.run(
         app[DB],
@@ -63,4 +64,12 @@ async def respond(
             wake()
         if after is not None:
             await after()
+    if isinstance(outcome.body, BaseModel):
+        return web.Response(
+            body=outcome.body.model_dump_json(),
+            status=outcome.status,
+            headers=headers,
+            content_type="application/json",
+            charset="utf-8",
+        )
     return web.json_response(outcome.body, status=outcome.status, headers=headers)
