@@ -14,6 +14,8 @@ would block the event loop is kept out of it:
   SQLite's write lock, the statement fails at once with SQLITE_BUSY (nothing applied), and is
   retried after an asyncio sleep, with back-off, until the configured timeout; then the error
   goes up as "database is locked" (503 Unavailable, as before).
+- Long transactions: every YIELD_EVERY statements the writer lets the loop run other tasks
+  (reads, health checks; other writers still wait for the writer lock).
 - Checkpoints: the writer does not checkpoint on commit (`wal_autocheckpoint=0`, whose fsyncs
   would stall the loop); `Checkpointer` copies the WAL back into the database from a worker
   thread, through its own connection, after enough commits (PASSIVE: it never blocks writers).
@@ -33,6 +35,8 @@ from typing import Any
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _FIRST_WAIT = 0.001
 _MAX_WAIT = 0.05
+#: A long transaction (a directory import) lets other tasks run every this many statements.
+YIELD_EVERY = 64
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -132,6 +136,7 @@ class InlineConnection:
         self._tx = _Immediate()
         self._busy_timeout = busy_timeout
         self._on_commit = on_commit
+        self._statements = 0
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -140,6 +145,9 @@ class InlineConnection:
         return self._connection
 
     async def _retry(self, function: Callable[..., Any], *args: Any) -> Any:
+        self._statements += 1
+        if self._statements % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         deadline = None
         wait = _FIRST_WAIT
         while True:

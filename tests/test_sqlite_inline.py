@@ -131,3 +131,32 @@ def test_busy_is_told_from_other_errors() -> None:
         assert not sqlite_inline.is_busy(caught.value)
     finally:
         conn.close()
+
+
+async def test_a_long_transaction_lets_other_tasks_run(sqlite_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{sqlite_path}")
+    ticks = 0
+    stop = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        async with db.write() as session:
+            await session.execute(text("SELECT 1"))
+            before = ticks
+            for year in range(10 * sqlite_inline.YIELD_EVERY):
+                await session.execute(
+                    text("INSERT INTO reference_counter (year, last) VALUES (:y, 1)"), {"y": year}
+                )
+            during = ticks - before
+        assert during >= 5, during
+        assert await _count(db) == 10 * sqlite_inline.YIELD_EVERY
+    finally:
+        stop = True
+        await task
+        await db.dispose()
