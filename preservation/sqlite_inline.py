@@ -219,7 +219,7 @@ class Checkpointer:
     last one at close, so the WAL does not grow without bound while the writer itself never
     checkpoints."""
 
-    def __init__(self, path: str, *, every: int = 500):
+    def __init__(self, path: str, *, every: int = 100):
         self.path = path
         self.every = every
         self._commits = 0
