@@ -274,7 +274,7 @@ async def _create(request: web.Request, ws: Any, *, body: dict[str, Any], key: s
         work=work,
     )
     if created and not outcome.replayed:
-        await creation.after_create(request.app[DB], ctx, created[0])
+        await creation.after_create(request.app[DB], ctx, created[-1])
     return outcome.body
 
 
