@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import feeds
 from ..service import requests as service
 from . import timeline
 from .api_requests import context_of
 from .keys import CLOCK, DB
-from .pages import UNIT_ZONE, current, day, officer, render
+from .pages import UNIT_ZONE, current, day, officer, posted, render
+from .sessions import is_secure
 
 AWAITING = ("queued", "sent", "extension_requested")
 WINDOW_DAYS = 90
@@ -48,7 +50,28 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     ws = await current(request)
     if ws.principal.role not in ("officer", "supervisor"):
         raise web.HTTPSeeOther(location="/directory")
+    return await _dashboard(request, await officer(request))
+
+
+async def calendar_feed(request: web.Request) -> web.StreamResponse:
+    """POST /calendar-feed: a new calendar address (shown once, in this answer: never in a
+    URL the browser keeps), or the user's address revoked (preservation/feeds.py)."""
     ws = await officer(request)
+    form = await posted(request, ws)
+    now = request.app[CLOCK].now()
+    async with request.app[DB].write() as session:
+        if form.get("action") == "revoke":
+            revoked = await feeds.revoke_feeds(session, user_id=ws.principal.user_id, now=now)
+            return await _dashboard(request, ws, feed_revoked=revoked)
+        value = await feeds.create_feed(session, principal=ws.principal, now=now)
+    scheme = "https" if is_secure(request) else request.scheme
+    url = f"{scheme}://{request.host}{feeds.feed_path(value)}"
+    return await _dashboard(request, ws, feed_url=url)
+
+
+async def _dashboard(
+    request: web.Request, ws: Any, *, feed_url: str | None = None, feed_revoked: int | None = None
+) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     zone = request.get(UNIT_ZONE, "UTC")
     shown: list[Any] = []
@@ -87,9 +110,12 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "active_count": sum(1 for r in shown if r.status in timeline.ACTIVE),
             "window_days": WINDOW_DAYS,
             "deadline_days": DEADLINE_DAYS,
+            "feed_url": feed_url,
+            "feed_revoked": feed_revoked,
         },
     )
 
 
 def register(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
+    app.router.add_post("/calendar-feed", calendar_feed)
