@@ -292,3 +292,37 @@ async def test_many_recipients_of_one_request_are_recorded_concurrently(  # type
     assert actions.count("delivered") == 9 and actions.count("sent") == 1
     async with db.read() as s:
         assert audit.verify_chain(await audit.events_of(s, made.request_id)) is None
+
+
+async def test_the_letter_sent_is_the_letter_on_record(
+    db, settings, clock, sink, smtp_port
+) -> None:  # type: ignore[no-untyped-def]
+    """One builder (service/letters.py): the text the provider and the point of contact receive
+    is the letter the unit reads on the request's record at that moment. (Once sent, the record's
+    letter also states the expiry computed from the sending.)"""
+    from preservation.auth import Principal
+    from preservation.service.context import Context
+    from preservation.service.requests import render_request_letter
+
+    made = await make_request(db, now=clock.now(), recipients=(PROVIDER_EMAIL, POC_COPY))
+    principal = Principal(
+        user_id=0, user_name="reader", unit_id=made.unit_id, unit_name="alpha", role="officer"
+    )
+    ctx = Context(settings=settings, clock=clock, regimes=regimes_for(settings))
+
+    async def on_record() -> str:
+        body, _ = await render_request_letter(
+            db, ctx=ctx, principal=principal, request_id=made.request_id, fmt="text", lang=None
+        )
+        return body.decode("utf-8").strip()
+
+    before = await on_record()
+    dispatcher = dispatcher_for(settings, clock, db, smtp_port)
+    assert await dispatcher.sweep() == 2
+    assert len(sink.accepted) == 2
+    for mail in sink.accepted:
+        sent = mail.get_body(preferencelist=("plain",)).get_content()
+        assert sent.replace("\r\n", "\n").strip() == before
+    after = await on_record()
+    assert "By our computation the preservation ends on" in after
+    assert "By our computation" not in before

@@ -25,10 +25,11 @@ from .. import claims
 from ..clock import Clock
 from ..db import Database
 from ..lifecycle import Status
-from ..models import OutboxMessage, PreservationRequest, RequestIdentifier, Unit, User
+from ..models import OutboxMessage, PreservationRequest, Unit
 from ..regimes import Regime, load_regimes
 from ..service import delivery
 from ..service.context import Context
+from ..service.letters import letter_context_for
 from ..settings import Settings
 from . import email as email_channel
 from . import portal
@@ -51,55 +52,6 @@ def retry_policy(settings: Settings) -> claims.RetryPolicy:
         max_attempts=settings.max_attempts,
         base_seconds=settings.retry_base_seconds,
         max_seconds=settings.retry_max_seconds,
-    )
-
-
-async def _provider_view(session: AsyncSession, slug: str | None) -> dict[str, Any] | None:
-    if not slug:
-        return None
-    from ..directory import get_provider
-
-    provider = await get_provider(session, slug)
-    if provider is None:
-        return None
-    return {
-        "name": provider.name,
-        "country": provider.country,
-        "entity_by_region": getattr(provider, "entity_by_region", None),
-    }
-
-
-async def letter_context_for(
-    session: AsyncSession,
-    req: PreservationRequest,
-    *,
-    regimes: dict[str, Regime],
-    now: datetime,
-) -> dict[str, Any]:
-    """The letter's context (also its JSON form) for `req` as it stands."""
-    from ..render.letter import letter_context
-
-    assert req.id is not None
-    unit = await session.get(Unit, req.unit_id)
-    creator = await session.get(User, req.created_by)
-    identifiers = list(
-        (
-            await session.execute(
-                select(RequestIdentifier)
-                .where(RequestIdentifier.request_id == req.id)
-                .order_by(RequestIdentifier.position)
-            )
-        ).scalars()
-    )
-    return letter_context(
-        req=req,
-        identifiers=identifiers,
-        unit=unit,
-        regime=regimes[req.regime],
-        recipients=list((req.route or {}).get("recipients", [])),
-        creator=creator.name if creator is not None else "",
-        provider=await _provider_view(session, req.provider),
-        now=now,
     )
 
 

@@ -791,30 +791,15 @@ async def render_request_letter(
     fmt: str,
     lang: str | None,
 ) -> tuple[bytes, str]:
-    """The letter of a request (as sent; a draft is marked as such): body and content type."""
-    from ..directory import get_provider
-    from ..render.letter import CONTENT_TYPES, letter_context, render_letter
+    """The letter of a request as it stands (a draft is marked as such; once sent, it also gives
+    the expiry computed from the sending): body and content type. Built by the same function as
+    the letter the dispatcher sends (service/letters.py)."""
+    from ..render.letter import CONTENT_TYPES, render_letter
+    from .letters import letter_context_for
 
     async with db.read() as session:
         req = await load_request(session, principal=principal, request_id=request_id)
-        assert req.id is not None
-        public = await to_public(session, req)
-        unit = await load_unit(session, req.unit_id)
-        identifiers = await load_identifiers(session, req.id)
-        provider = await get_provider(session, req.provider) if req.provider else None
-    regime = ctx.regimes.get(req.regime)
-    if regime is None:
-        raise Conflict(f"the regime {req.regime!r} of this request is no longer configured")
-    context = letter_context(
-        req=req,
-        identifiers=identifiers,
-        unit=unit,
-        regime=regime,
-        recipients=[r.model_dump() for r in public.recipients],
-        creator=public.created_by,
-        provider=provider.model_dump(mode="json") if provider is not None else None,
-        now=ctx.clock.now(),
-    )
+        context = await letter_context_for(session, req, regimes=ctx.regimes, now=ctx.clock.now())
     if lang is not None and fmt != "json":
         check_lang(lang, field="query.lang")
     body = render_letter(context, fmt=fmt, lang=lang or req.lang)
