@@ -316,7 +316,7 @@ async def signout(request: web.Request) -> web.StreamResponse:
 
 def setup_pages(app: web.Application) -> None:
     """Register the pages, their static files and their error handling on `app`."""
-    from . import page_dashboard, page_directory, page_requests
+    from . import page_dashboard, page_directory, page_requests, page_unit
 
     _setup_jinja(app)
     app.middlewares.append(page_middleware)
@@ -326,4 +326,5 @@ def setup_pages(app: web.Application) -> None:
     page_dashboard.register(app)
     page_requests.register(app)
     page_directory.register(app)
+    page_unit.register(app)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
