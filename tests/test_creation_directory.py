@@ -159,3 +159,19 @@ async def test_created_and_submitted_at_once_equals_draft_then_submit(client, re
         (e.seq, e.action, e.actor) for e in two["events"]
     ]
     assert verify_chain(one["events"]) is None and verify_chain(two["events"]) is None
+
+
+async def test_a_completed_url_is_told_on_the_identifier_and_the_request(client, ready) -> None:  # type: ignore[no-untyped-def]
+    """A URL given without its scheme gets https://: the officer sees it before the provider
+    does, on the identifier and in the request's warnings, whichever way it is submitted."""
+    officer = ready["officer"]
+    url = {"type": "url", "value": "example.org/profile/some.handle"}
+    for submit in (True, False):
+        data = await create(client, officer, identifiers=[url], submit=submit)
+        (ident,) = data["identifiers"]
+        assert ident["normalized"] == "https://example.org/profile/some.handle"
+        assert any("https:// was added" in w for w in ident["warnings"])
+        assert any(w.startswith("identifiers[0]: https:// was added") for w in data["warnings"])
+    resp = await client.post(f"{URL}/{data['id']}/submit", headers=auth(officer))
+    assert resp.status == 200, await resp.text()
+    assert any("https:// was added" in w for w in (await resp.json())["warnings"])

@@ -254,7 +254,7 @@ async def create_in_session(
         req,
         route,
         parsed_warnings=[
-            f"identifiers[{i}]: {w}" for i, p in enumerate(parsed) for w in p.warnings
+            f"identifiers[{i}]: {w}" for i, p in enumerate(parsed) for w in (*p.warnings, *p.notes)
         ],
         identifiers=len(parsed),
         unit=unit,

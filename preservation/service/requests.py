@@ -168,7 +168,9 @@ def identifier_values(request_id: int | None, parsed: Sequence[Any]) -> list[dic
                 "from_utc": p.from_.utc if p.from_ else None,
                 "to_utc": p.to.utc if p.to else None,
                 "local": {k: _local_public(v) for k, v in instants.items() if v is not None},
-                "warnings": list(p.warnings),
+                # Notes (e.g. "https:// was added") are kept with the warnings: the officer
+                # should see how the value was completed before the provider does.
+                "warnings": [*p.warnings, *p.notes],
             }
         )
     return rows
