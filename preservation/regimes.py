@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput, SettingsError
+from .settings import CONFIG_DIR
 
 #: The table shipped with the service: <project root>/config/regimes.toml (the same default as
 #: `Settings.regimes_path`).
-DEFAULT_REGIMES_FILE = Path(__file__).resolve().parents[1] / "config" / "regimes.toml"
+DEFAULT_REGIMES_FILE = CONFIG_DIR / "regimes.toml"
 
 
 class StartEvent(StrEnum):

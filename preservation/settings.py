@@ -17,7 +17,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS_FILE = PROJECT_ROOT / "config" / "preservation.toml"
+#: Where a wheel install puts config/ (pyproject's data-files), under an installation prefix.
+INSTALLED_CONFIG = Path("share") / "preservation-dispatcher" / "config"
+
+
+def config_dir(
+    *, project_root: Path = PROJECT_ROOT, prefixes: tuple[str, ...] | None = None
+) -> Path:
+    """config/ of a source checkout or editable install; else the copy a wheel installed under
+    its prefix (a virtualenv's, the system's, or the user's with `pip install --user`)."""
+    source = project_root / "config"
+    if (source / "regimes.toml").exists():
+        return source
+    if prefixes is None:
+        import site
+        import sys
+
+        prefixes = (sys.prefix, sys.base_prefix, site.USER_BASE or "")
+    for prefix in prefixes:
+        installed = Path(prefix) / INSTALLED_CONFIG
+        if prefix and (installed / "regimes.toml").exists():
+            return installed
+    return source
+
+
+CONFIG_DIR = config_dir()
+DEFAULTS_FILE = CONFIG_DIR / "preservation.toml"
 ENV_PREFIX = "PRESERVATION_"
 # Variables with the prefix that are not settings (used by the test suite and tooling).
 NOT_SETTINGS = frozenset({"PRESERVATION_TEST_POSTGRES", "PRESERVATION_CONFIG"})
@@ -105,11 +130,7 @@ class Settings(BaseModel):
 
     @property
     def regimes_path(self) -> Path:
-        return (
-            Path(self.regimes_file)
-            if self.regimes_file
-            else PROJECT_ROOT / "config" / "regimes.toml"
-        )
+        return Path(self.regimes_file) if self.regimes_file else CONFIG_DIR / "regimes.toml"
 
 
 def _parse_env_value(name: str, raw: str) -> object:
