@@ -75,6 +75,11 @@ async def test_the_feed_url_opens_the_feed_and_nothing_else(client, tokens) -> N
     await assert_problem(await client.get(bearer_as_feed), 404)
     await assert_problem(await client.get("/api/v1/feeds/pdf_nothing/deadlines.ics"), 404)
     await assert_problem(await client.get("/api/v1/feeds/" + "x" * 300 + "/deadlines.ics"), 404)
+    # Behind a TLS proxy the URL says https.
+    resp = await client.post(
+        FEEDS, headers={**auth(tokens["officer"]), "X-Forwarded-Proto": "https"}
+    )
+    assert (await resp.json())["url"].startswith("https://")
     # Making a feed needs a bearer token, of a role that works on requests.
     await assert_problem(await client.post(FEEDS), 401)
     await assert_problem(await client.post(FEEDS, headers=auth(tokens["admin"])), 403)

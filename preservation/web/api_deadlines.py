@@ -17,7 +17,7 @@ from ..service.deadline_list import expiring_requests, ics_feed, parse_within, u
 from .auth import LIMITER, client_address
 from .endpoints import Api, Call
 from .keys import CLOCK, DB, SETTINGS
-from .sessions import is_secure
+from .sessions import absolute_url
 
 api = Api()
 TAG = "deadlines"
@@ -153,10 +153,9 @@ async def create_deadlines_feed(call: Call) -> FeedCreated:
     now = request.app[CLOCK].now()
     async with request.app[DB].write() as session:
         value = await feeds.create_feed(session, principal=call.principal, now=now)
-    scheme = "https" if is_secure(request) else request.scheme
     path = feeds.feed_path(value)
     return FeedCreated(
-        url=f"{scheme}://{request.host}{path}",
+        url=absolute_url(request, path),
         path=path,
         created_at=now.isoformat().replace("+00:00", "Z"),
     )

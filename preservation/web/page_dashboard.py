@@ -14,7 +14,7 @@ from . import timeline
 from .api_requests import context_of
 from .keys import CLOCK, DB
 from .pages import UNIT_ZONE, current, day, officer, posted, render
-from .sessions import is_secure
+from .sessions import absolute_url
 
 AWAITING = ("queued", "sent", "extension_requested")
 WINDOW_DAYS = 90
@@ -64,9 +64,7 @@ async def calendar_feed(request: web.Request) -> web.StreamResponse:
             revoked = await feeds.revoke_feeds(session, user_id=ws.principal.user_id, now=now)
             return await _dashboard(request, ws, feed_revoked=revoked)
         value = await feeds.create_feed(session, principal=ws.principal, now=now)
-    scheme = "https" if is_secure(request) else request.scheme
-    url = f"{scheme}://{request.host}{feeds.feed_path(value)}"
-    return await _dashboard(request, ws, feed_url=url)
+    return await _dashboard(request, ws, feed_url=absolute_url(request, feeds.feed_path(value)))
 
 
 async def _dashboard(

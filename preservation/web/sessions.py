@@ -74,6 +74,12 @@ def is_secure(request: web.Request) -> bool:
     return request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
 
 
+def absolute_url(request: web.Request, path: str) -> str:
+    """`path` on this service as the client reaches it (https behind a TLS proxy)."""
+    scheme = "https" if is_secure(request) else request.scheme
+    return f"{scheme}://{request.host}{path}"
+
+
 def set_cookie(
     response: web.StreamResponse, request: web.Request, name: str, value: str, *, max_age: int
 ) -> None:
