@@ -93,7 +93,11 @@ async def create_token(
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    digest = hash_token(token)
+    return await principal_for_hash(session, hash_token(token))
+
+
+async def principal_for_hash(session: AsyncSession, digest: str) -> Principal | None:
+    """The owner of the live credential stored as `digest` (a token, or a feed: see feeds.py)."""
     row = (
         await session.execute(
             select(ApiToken, User, Unit)

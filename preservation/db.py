@@ -41,7 +41,7 @@ def _sqlite_engine(
     runs on the event loop's thread (see sqlite_inline: no lock wait or checkpoint blocks it)."""
     kwargs: dict[str, Any] = {}
     if checkpointer is not None:
-        path = make_url(url).database or ":memory:"
+        path = checkpointer.path
 
         async def creator() -> sqlite_inline.InlineConnection:
             return await sqlite_inline.connect(

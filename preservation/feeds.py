@@ -13,15 +13,14 @@ token, so the deadlines feed has a URL of its own, /api/v1/feeds/<value>/deadlin
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .auth import Principal
-from .models import ApiToken, Unit, User
+from .auth import Principal, principal_for_hash
+from .models import ApiToken
 
 FEED_PREFIX = "pdf_"
 #: Longest value looked up: anything longer is not ours.
@@ -75,18 +74,4 @@ async def principal_for_feed(session: AsyncSession, value: str) -> Principal | N
     """The owner of a live feed credential, or None."""
     if not value.startswith(FEED_PREFIX) or len(value) > MAX_VALUE:
         return None
-    digest = feed_hash(value)
-    row = (
-        await session.execute(
-            select(ApiToken.token_hash, User, Unit)
-            .join(User, User.id == ApiToken.user_id)
-            .join(Unit, Unit.id == User.unit_id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-        )
-    ).first()
-    if row is None or not hmac.compare_digest(row[0], digest):
-        return None
-    _, user, unit = row
-    return Principal(
-        user_id=user.id, user_name=user.name, unit_id=unit.id, unit_name=unit.name, role=user.role
-    )
+    return await principal_for_hash(session, feed_hash(value))

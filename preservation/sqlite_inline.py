@@ -44,7 +44,7 @@ def is_busy(exc: BaseException) -> bool:
     return (
         isinstance(exc, sqlite3.OperationalError)
         and code is not None
-        and (code & 0xFF) in (_BUSY_CODES)
+        and (code & 0xFF) in _BUSY_CODES
     )
 
 

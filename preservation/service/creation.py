@@ -34,7 +34,7 @@ from providers.models import Provider
 from ..auth import Principal
 from ..db import Database
 from ..directory import Snapshot, contacts_for_country, get_provider
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
 from ..lifecycle import Status
 from ..models import (
     AuditEvent,
@@ -54,9 +54,11 @@ from .requests import (
     apply_assessment,
     check_lang,
     identifier_values,
+    identifier_warnings,
     parse_identifiers,
     resolve_regime,
     to_public,
+    unknown_provider,
 )
 from .submission import (
     PENDING,
@@ -116,6 +118,8 @@ def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
 @dataclass(frozen=True, kw_only=True)
 class _Directory:
     provider: Provider | None
+    #: The requested country: given, or the provider's.
+    country: str | None
     contacts: Sequence[Contact]
     #: The snapshot the rows come from (None: read in this transaction).
     snapshot: Snapshot | None
@@ -132,10 +136,7 @@ async def _directory(
     else:
         provider = await get_provider(session, data.provider) if data.provider else None
     if data.provider and provider is None:
-        raise InvalidInput(
-            "provider",
-            f"no provider {data.provider!r} in the directory (see GET /api/v1/providers)",
-        )
+        raise unknown_provider(data.provider)
     country = data.country or (provider.country if provider is not None else None)
     if not country:
         contacts: Sequence[Contact] = ()
@@ -143,18 +144,15 @@ async def _directory(
         contacts = snapshot.contacts_for_country(country)
     else:
         contacts = await contacts_for_country(session, country)
-    return _Directory(provider=provider, contacts=contacts, snapshot=snapshot)
+    return _Directory(provider=provider, country=country, contacts=contacts, snapshot=snapshot)
 
 
-def _route(
-    found: _Directory, *, country: str | None, unit: Any, ctx: Context, now: datetime
-) -> Route:
-    country = country or (found.provider.country if found.provider is not None else None)
+def _route(found: _Directory, *, unit: Any, ctx: Context, now: datetime) -> Route:
     snapshot = found.snapshot
     route = decide_route(
         provider=found.provider,
         contacts=list(found.contacts),
-        country=country,
+        country=found.country,
         copy_to_poc=unit.copy_to_poc,
         today=now.date(),
         staleness_days=ctx.settings.staleness_days,
@@ -249,14 +247,13 @@ async def create_in_session(
         created_at=now,
         updated_at=now,
     )
-    route = _route(found, country=data.country, unit=unit, ctx=ctx, now=now)
+    route = _route(found, unit=unit, ctx=ctx, now=now)
+    identifiers = [SimpleNamespace(**v) for v in identifier_values(None, parsed)]
     apply_assessment(
         req,
         route,
-        parsed_warnings=[
-            f"identifiers[{i}]: {w}" for i, p in enumerate(parsed) for w in (*p.warnings, *p.notes)
-        ],
-        identifiers=len(parsed),
+        parsed_warnings=identifier_warnings(identifiers),
+        identifiers=len(identifiers),
         unit=unit,
         ctx=ctx,
     )
@@ -269,9 +266,10 @@ async def create_in_session(
         )
 
     req.id = (await session.execute(_INSERT_REQUEST, _request_values(req))).scalar_one()
-    identifiers = identifier_values(req.id, parsed)
+    for row in identifiers:
+        row.request_id = req.id
     if identifiers:
-        await session.execute(_INSERT_IDENTIFIERS, identifiers)
+        await session.execute(_INSERT_IDENTIFIERS, [vars(row) for row in identifiers])
     events: list[tuple[str, str, datetime, dict[str, Any] | None]] = [
         (
             principal.actor,
@@ -304,7 +302,7 @@ async def create_in_session(
         req,
         unit_name=unit.name,
         creator=principal.user_name,
-        identifiers=[SimpleNamespace(**v) for v in identifiers],
+        identifiers=identifiers,
         outbox=[SimpleNamespace(**v) for v in outbox or ()],
         deadlines=[(r["kind"], r["due_at"]) for r in rows],
     )

@@ -118,10 +118,12 @@ async def check_provider(
 
     provider = await get_provider(session, slug)
     if provider is None:
-        raise InvalidInput(
-            field, f"no provider {slug!r} in the directory (see GET /api/v1/providers)"
-        )
+        raise unknown_provider(slug, field=field)
     return provider
+
+
+def unknown_provider(slug: str, *, field: str = "provider") -> InvalidInput:
+    return InvalidInput(field, f"no provider {slug!r} in the directory (see GET /api/v1/providers)")
 
 
 def parse_identifiers(
@@ -408,7 +410,8 @@ async def assess(
     return route
 
 
-def _identifier_warnings(rows: Sequence[RequestIdentifier]) -> list[str]:
+def identifier_warnings(rows: Sequence[Any]) -> list[str]:
+    """Each identifier row's warnings, named by position, for the request's warnings."""
     return [f"identifiers[{r.position}]: {w}" for r in rows for w in (r.warnings or [])]
 
 
@@ -648,7 +651,7 @@ async def patch_in_session(
     await assess(
         session,
         req,
-        parsed_warnings=_identifier_warnings(rows),
+        parsed_warnings=identifier_warnings(rows),
         identifiers=len(rows),
         unit=unit,
         ctx=ctx,

@@ -22,6 +22,7 @@ from .context import Context
 from .requests import (
     assess,
     check_provider,
+    identifier_warnings,
     load_identifiers,
     load_request,
     load_unit,
@@ -113,9 +114,7 @@ async def submit_in_session(
         route = await assess(
             session,
             req,
-            parsed_warnings=[
-                f"identifiers[{r.position}]: {w}" for r in identifiers for w in r.warnings
-            ],
+            parsed_warnings=identifier_warnings(identifiers),
             identifiers=len(identifiers),
             unit=unit,
             ctx=ctx,

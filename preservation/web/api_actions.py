@@ -21,7 +21,12 @@ TRANSITION_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
 async def idempotent(call: Call, *, scope: str, work: Work) -> web.Response:
-    return await respond(call, scope=scope, work=work, wake=context_of(call.request).wake)
+    ctx = context_of(call.request)
+
+    async def after() -> None:
+        ctx.wake()
+
+    return await respond(call, scope=scope, work=work, after=after)
 
 
 def _scope(call: Call, action: str) -> str:

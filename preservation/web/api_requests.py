@@ -170,12 +170,12 @@ async def submit(call: Call) -> web.Response:
         due = any(m.status == PENDING for m in outbox)
         return await service.to_public(session, req, outbox=outbox)
 
-    def wake() -> None:
+    async def after() -> None:
         if due:
             ctx.wake()
 
     return await respond(
-        call, scope=f"POST /api/v1/requests/{request_id}/submit", work=work, wake=wake
+        call, scope=f"POST /api/v1/requests/{request_id}/submit", work=work, after=after
     )
 
 

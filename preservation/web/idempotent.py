@@ -33,11 +33,10 @@ async def respond(
     scope: str,
     work: Work,
     status: int = 200,
-    wake: Callable[[], None] | None = None,
     after: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Response:
-    """Run `work(session)` -> public model under the caller's Idempotency-Key (if any); `wake`
-    (or `after`, awaited) is called after a commit that did the work (not after a replay)."""
+    """Run `work(session)` -> public model under the caller's Idempotency-Key (if any); `after`
+    is awaited after a commit that did the work, not after a replay (waking the scheduler, say)."""
     key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
     app = call.request.app
 
@@ -59,11 +58,8 @@ async def respond(
     headers = {}
     if outcome.replayed:
         headers[REPLAYED] = "true"
-    else:
-        if wake is not None:
-            wake()
-        if after is not None:
-            await after()
+    elif after is not None:
+        await after()
     if isinstance(outcome.body, BaseModel):
         return web.Response(
             body=outcome.body.model_dump_json(),

@@ -59,11 +59,15 @@ async def calendar_feed(request: web.Request) -> web.StreamResponse:
     ws = await officer(request)
     form = await posted(request, ws)
     now = request.app[CLOCK].now()
+    revoke = form.get("action") == "revoke"
     async with request.app[DB].write() as session:
-        if form.get("action") == "revoke":
+        if revoke:
             revoked = await feeds.revoke_feeds(session, user_id=ws.principal.user_id, now=now)
-            return await _dashboard(request, ws, feed_revoked=revoked)
-        value = await feeds.create_feed(session, principal=ws.principal, now=now)
+        else:
+            value = await feeds.create_feed(session, principal=ws.principal, now=now)
+    # Rendered after the commit: the page's reads do not hold the writer.
+    if revoke:
+        return await _dashboard(request, ws, feed_revoked=revoked)
     return await _dashboard(request, ws, feed_url=absolute_url(request, feeds.feed_path(value)))
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import FieldError, PreservationError
+from ..directory_service import validated
+from ..errors import FieldError, Forbidden, PreservationError
 from ..units import UnitPublic, UnitUpdate, get_unit, public, update_unit
 from .api_directory import UNIT_SETTINGS
 from .forms import FormErrors
@@ -56,9 +57,6 @@ async def unit_page(request: web.Request) -> web.StreamResponse:
 
 
 async def unit_post(request: web.Request) -> web.StreamResponse:
-    from ..directory_service import validated
-    from ..errors import Forbidden
-
     ws = await current(request)
     if ws.principal.role not in EDITORS:
         raise Forbidden("only a supervisor may change the unit's profile")
