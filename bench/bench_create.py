@@ -98,9 +98,9 @@ async def prepare_database(url: str) -> str:
     """Migrate, create an officer token, fill in the unit profile, add one provider."""
     from sqlalchemy import update
 
-    from preservation.auth import create_token
-    from preservation.db import Database, upgrade
-    from preservation.models import Unit
+    from preservation.access.auth import create_token
+    from preservation.storage.db import Database, upgrade
+    from preservation.storage.models import Unit
     from providers.models import Provider
 
     await upgrade(url)

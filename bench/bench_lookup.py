@@ -174,10 +174,10 @@ def workload(n_providers: int, codes: list[str], size: int = 2000) -> list[tuple
 
 
 async def fill(url: str, n_providers: int, n_countries: int) -> tuple[str, list[str], float]:
-    from preservation.auth import create_token
-    from preservation.db import Database, upgrade
-    from preservation.directory_io import import_directory
-    from preservation.directory_service import load_demo_if_empty
+    from preservation.access.auth import create_token
+    from preservation.directory.io import import_directory
+    from preservation.directory.service import load_demo_if_empty
+    from preservation.storage.db import Database, upgrade
 
     await upgrade(url)
     codes = countries(n_countries)

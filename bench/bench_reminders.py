@@ -31,7 +31,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from preservation.db import upgrade_sync  # noqa: E402
+from preservation.storage.db import upgrade_sync  # noqa: E402
 from tests.e2e.helpers import Server, clean_env, free_port  # noqa: E402
 
 UNITS = 100
@@ -175,7 +175,7 @@ def check_claim_sql() -> None:
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql
 
-    from preservation.models import Reminder
+    from preservation.storage.models import Reminder
 
     stmt = (
         select(Reminder.id)

@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import SettingsError
+from preservation.domain.regimes import Regime, RegimeFileError, parse_regimes
+from preservation.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: Where a wheel install puts config/ (pyproject's data-files), under an installation prefix.
@@ -179,3 +180,21 @@ def load_settings(
         name = ".".join(str(p) for p in first["loc"]) or "settings"
         source = f"{ENV_PREFIX}{name.upper()}" if f"{ENV_PREFIX}{name.upper()}" in env else name
         raise SettingsError(f"setting {source}: {first['msg']}") from None
+
+
+#: The legal regimes shipped with the service: <project root>/config/regimes.toml (the same
+#: default as `Settings.regimes_path`).
+DEFAULT_REGIMES_FILE = CONFIG_DIR / "regimes.toml"
+
+
+def load_regimes(path: Path | None = None) -> dict[str, Regime]:
+    """Read and validate the regimes table at `path` (default: the shipped config/regimes.toml)."""
+    path = DEFAULT_REGIMES_FILE if path is None else Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise RegimeFileError(f"{path}: regimes file not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RegimeFileError(f"{path}: cannot read the regimes file: {exc}") from None
+    return parse_regimes(data, source=str(path))

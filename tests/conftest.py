@@ -18,9 +18,9 @@ for _var in list(os.environ):
     if _var.startswith("PRESERVATION_") and _var != "PRESERVATION_TEST_POSTGRES":
         del os.environ[_var]
 
-from preservation.clock import FrozenClock  # noqa: E402
-from preservation.db import Database, upgrade_sync  # noqa: E402
+from preservation.domain.clock import FrozenClock  # noqa: E402
 from preservation.settings import Settings, load_settings  # noqa: E402
+from preservation.storage.db import Database, upgrade_sync  # noqa: E402
 
 T0 = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 ENGINES = ["sqlite", "postgres"]
@@ -129,7 +129,7 @@ async def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 async def tokens(client, clock: FrozenClock) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """One token per role in unit "alpha", and an officer in unit "beta"."""
-    from preservation.auth import create_token
+    from preservation.access.auth import create_token
     from preservation.web.keys import DB
 
     db = client.server.app[DB]

@@ -14,17 +14,16 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from preservation.auth import ensure_user
-from preservation.models import (
+from preservation.access.auth import ensure_user
+from preservation.requests import audit
+from preservation.settings import Settings, load_regimes
+from preservation.storage.models import (
     AuditEvent,
     OutboxMessage,
     PreservationRequest,
     RequestIdentifier,
     Unit,
 )
-from preservation.regimes import load_regimes
-from preservation.service import audit
-from preservation.settings import Settings
 
 #: (role, channel, to, name)
 PROVIDER_EMAIL = ("provider", "email", "lawenforcement@provider.example", "Example Mail Inc.")

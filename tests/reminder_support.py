@@ -17,12 +17,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from preservation.auth import ensure_user
-from preservation.clock import FrozenClock
-from preservation.models import PreservationRequest, Reminder, Unit
-from preservation.regimes import load_regimes
-from preservation.service.context import Context
-from preservation.settings import Settings
+from preservation.access.auth import ensure_user
+from preservation.domain.clock import FrozenClock
+from preservation.runtime.context import Context
+from preservation.settings import Settings, load_regimes
+from preservation.storage.models import PreservationRequest, Reminder, Unit
 
 REGIMES = load_regimes()
 
@@ -165,7 +164,7 @@ async def make_request(
     reference: str | None = None,
 ) -> int:
     """A request row as the service leaves it after sending, with its plan written by replan."""
-    from preservation.service.reminders import replan
+    from preservation.requests.reminder_plan import replan
 
     _counter["n"] += 1
     now = ctx.clock.now()

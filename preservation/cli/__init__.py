@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InvalidInput, PreservationError, SettingsError
-from . import commands
+from preservation.cli import commands
+from preservation.errors import InvalidInput, PreservationError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

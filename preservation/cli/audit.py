@@ -8,10 +8,10 @@ import asyncio
 import json
 import sys
 
-from ..db import Database
-from ..models import PreservationRequest
-from ..service import audit
-from ..settings import load_settings
+from preservation.requests import audit
+from preservation.settings import load_settings
+from preservation.storage.db import Database
+from preservation.storage.models import PreservationRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:

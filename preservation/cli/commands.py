@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import audit, core, deadlines, directory, ops, requests
+from preservation.cli import audit, core, deadlines, directory, ops, requests
 
 REGISTRARS = [
     core.register,

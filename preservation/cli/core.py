@@ -7,11 +7,11 @@ import asyncio
 import logging
 import sys
 
-from .. import logs
-from ..auth import create_token
-from ..clock import SystemClock
-from ..db import Database, upgrade_sync
-from ..settings import load_settings
+from preservation import logs
+from preservation.access.auth import create_token
+from preservation.domain.clock import SystemClock
+from preservation.settings import load_settings
+from preservation.storage.db import Database, upgrade_sync
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from ..web.app import create_app
+    from preservation.web.app import create_app
 
     overrides = {}
     if args.host:

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..clock import SystemClock
-from ..db import Database
-from ..errors import InvalidInput
-from ..models import Unit
-from ..reminder_text import when
-from ..service.deadline_list import parse_within, upcoming
-from ..settings import load_settings
+from preservation.domain.clock import SystemClock
+from preservation.errors import InvalidInput
+from preservation.reminders.deadline_list import parse_within, upcoming
+from preservation.reminders.text import when
+from preservation.settings import load_settings
+from preservation.storage.db import Database
+from preservation.storage.models import Unit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +64,7 @@ def _text(items: list[dict[str, Any]]) -> str:
 
 
 async def cmd_deadlines(args: argparse.Namespace) -> int:
-    from . import emit
+    from preservation.cli import emit
 
     items = await _list(args)
     emit({"items": items} if args.json else items, as_json=args.json, text=_text)

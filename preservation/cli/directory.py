@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..clock import SystemClock
-from ..db import Database, upgrade_sync
-from ..directory import DirectoryCache
-from ..directory_io import KINDS, ImportReport, export_directory, import_directory
-from ..directory_lookup import IDENTIFIER_TYPES, lookup
-from ..errors import InvalidInput
-from ..settings import load_settings
+from preservation.directory.io import KINDS, ImportReport, export_directory, import_directory
+from preservation.directory.lookup import IDENTIFIER_TYPES, lookup
+from preservation.directory.snapshot import DirectoryCache
+from preservation.domain.clock import SystemClock
+from preservation.errors import InvalidInput
+from preservation.settings import load_settings
+from preservation.storage.db import Database, upgrade_sync
 
 #: Files with fewer rows get no progress line.
 PROGRESS_MIN_ROWS = 500

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ..settings import load_settings
+from preservation.settings import load_settings
 
 #: Pages per step (4 MiB with SQLite's default 4 KiB pages).
 STEP_PAGES = 1024
@@ -291,9 +291,9 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 
 async def _revoke(prefix: str) -> int:
-    from ..auth import revoke_tokens
-    from ..clock import SystemClock
-    from ..db import Database
+    from preservation.access.auth import revoke_tokens
+    from preservation.domain.clock import SystemClock
+    from preservation.storage.db import Database
 
     db = Database(load_settings().database_url)
     try:
@@ -322,8 +322,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 async def _tokens() -> list[dict[str, object]]:
     from sqlalchemy import select
 
-    from ..db import Database
-    from ..models import ApiToken, Unit, User
+    from preservation.storage.db import Database
+    from preservation.storage.models import ApiToken, Unit, User
 
     db = Database(load_settings().database_url)
     try:

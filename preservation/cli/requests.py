@@ -18,22 +18,21 @@ from typing import Any
 
 from sqlmodel import select
 
-from ..auth import REQUEST_ROLES, Principal
-from ..clock import SystemClock
-from ..db import Database, upgrade_sync
-from ..errors import BadRequest, InvalidInput
-from ..models import Unit, User
-from ..regimes import load_regimes
-from ..schemas import RequestCreate, RequestList, RequestPublic
-from ..service import creation
-from ..service import requests as service
-from ..service.context import Context
-from ..settings import Settings, load_settings
+from preservation.access.auth import REQUEST_ROLES, Principal
+from preservation.domain.clock import SystemClock
+from preservation.errors import BadRequest, InvalidInput
+from preservation.requests import create as creation
+from preservation.requests import listing, view
+from preservation.requests.schemas import RequestCreate, RequestList, RequestPublic
+from preservation.runtime.context import Context
+from preservation.settings import Settings, load_regimes, load_settings
+from preservation.storage.db import Database, upgrade_sync
+from preservation.storage.models import Unit, User
 
 
 def emit(result: Any, *, as_json: bool, text: Any) -> None:
     # preservation.cli imports this module while it loads: look its printer up at call time.
-    from . import emit as cli_emit
+    from preservation.cli import emit as cli_emit
 
     cli_emit(result, as_json=as_json, text=text)
 
@@ -108,7 +107,7 @@ async def _principal(db: Database, *, unit: str, user: str | None) -> Principal:
 
 
 def _read_body(path: str, *, submit: bool) -> RequestCreate:
-    from ..web.endpoints import parse_model
+    from preservation.web.endpoints import parse_model
 
     try:
         raw = Path(path).read_text(encoding="utf-8") if path != "-" else _stdin()
@@ -182,7 +181,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         request_id: int | str = args.id
         if str(args.id).upper().startswith("PR-"):
             request_id = await _id_of_reference(db, principal, str(args.id).upper())
-        return await service.get_request(db, principal=principal, request_id=request_id)
+        return await view.get_request(db, principal=principal, request_id=request_id)
 
     pub = asyncio.run(_run(args, work))
     emit(pub.model_dump(mode="json") if args.json else pub, as_json=args.json, text=_text)
@@ -190,8 +189,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def _id_of_reference(db: Database, principal: Principal, reference: str) -> int:
-    from ..errors import NotFound
-    from ..models import PreservationRequest
+    from preservation.errors import NotFound
+    from preservation.storage.models import PreservationRequest
 
     async with db.read() as session:
         rid = (
@@ -222,8 +221,8 @@ def _list_text(result: RequestList) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..schemas import ListQuery
-    from ..web.endpoints import parse_model
+    from preservation.requests.schemas import ListQuery
+    from preservation.web.endpoints import parse_model
 
     query = parse_model(
         ListQuery,
@@ -241,7 +240,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     async def work(db: Database, ctx: Context) -> RequestList:
         principal = await _principal(db, unit=args.unit, user=None)
-        return await service.list_requests(
+        return await listing.list_requests(
             db,
             ctx=ctx,
             principal=principal,

@@ -13,34 +13,33 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import claims
-from ..clock import Clock
-from ..db import Database
-from ..lifecycle import Status
-from ..models import OutboxMessage, PreservationRequest, Unit
-from ..regimes import Regime, load_regimes
-from ..service import delivery
-from ..service.context import Context
-from ..service.letters import letter_context_for
-from ..settings import Settings
-from . import email as email_channel
-from . import portal
-from . import webhook as webhook_channel
-from .message import (
+from preservation.dispatch import email as email_channel
+from preservation.dispatch import webhook as webhook_channel
+from preservation.dispatch.message import (
     DeliveryError,
     OutgoingMessage,
     domain_of,
     idempotency_key_for,
     message_id_for,
 )
+from preservation.domain.clock import Clock
+from preservation.domain.lifecycle import Status
+from preservation.domain.regimes import Regime
+from preservation.requests import delivery, outbox
+from preservation.requests.letters import letter_parts
+from preservation.runtime.context import Context, Runtime
+from preservation.settings import Settings, load_regimes
+from preservation.storage import claims
+from preservation.storage.db import Database
+from preservation.storage.models import OutboxMessage, PreservationRequest, Unit
 
 log = logging.getLogger(__name__)
 Sender = Callable[[OutgoingMessage, Unit], Awaitable[str]]
@@ -53,38 +52,6 @@ def retry_policy(settings: Settings) -> claims.RetryPolicy:
         base_seconds=settings.retry_base_seconds,
         max_seconds=settings.retry_max_seconds,
     )
-
-
-async def letter_text(
-    session: AsyncSession, req: PreservationRequest, *, regimes: dict[str, Regime], now: datetime
-) -> str:
-    from ..render.letter import render_letter
-
-    context = await letter_context_for(session, req, regimes=regimes, now=now)
-    return render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
-
-
-async def letter_parts(
-    session: AsyncSession,
-    req: PreservationRequest,
-    *,
-    regimes: dict[str, Regime],
-    now: datetime,
-) -> tuple[dict[str, Any], str, bytes | None]:
-    """The letter's context (its JSON form), its text and its PDF (None when the PDF cannot be
-    made here: the text body carries the whole letter anyway)."""
-    from ..render.letter import render_letter
-
-    context = await letter_context_for(session, req, regimes=regimes, now=now)
-    text = render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
-    try:
-        pdf: bytes | None = await asyncio.to_thread(
-            render_letter, context, fmt="pdf", lang=req.lang
-        )
-    except Exception:  # noqa: BLE001 - a missing font must not stop an urgent request
-        log.exception("PDF letter failed", extra={"action": "dispatch.pdf_failed"})
-        pdf = None
-    return context, text, pdf
 
 
 class Dispatcher:
@@ -177,7 +144,7 @@ class Dispatcher:
                     outcome = f"error:could not build the message: {type(exc).__name__}: {exc}"
         if outcome == "handoff":
             async with self.db.write() as session:
-                await portal.to_handoff(session, outbox_id)
+                await outbox.to_handoff(session, outbox_id)
             return
         if outcome == "cancel":
             async with self.db.write() as session:
@@ -354,36 +321,27 @@ class Dispatcher:
             )
 
 
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-
-
-def setup(app: web.Application) -> None:
-    """Register the outbox sweep with the app's scheduler (call from create_app after the
-    database and scheduler cleanup contexts are added: it needs both at start-up)."""
-    app.cleanup_ctx.append(_dispatcher_ctx)
-
-
-async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
-    from ..web.keys import CLOCK, DB, SCHEDULER, SETTINGS
-
-    settings = app[SETTINGS]
-    scheduler = app[SCHEDULER]
+@asynccontextmanager
+async def running(runtime: Runtime) -> AsyncIterator[Dispatcher]:
+    """The outbox sweep, registered with the node's scheduler for as long as the context lasts
+    (enter it once the database and the scheduler exist)."""
+    settings = runtime.settings
+    scheduler = runtime.scheduler
     http = aiohttp.ClientSession()
     dispatcher = Dispatcher(
-        db=app[DB],
+        db=runtime.db,
         settings=settings,
-        clock=app[CLOCK],
+        clock=runtime.clock,
         regimes=load_regimes(settings.regimes_path),
         wake=scheduler.wake,
         http=http,
     )
-    app[DISPATCHER] = dispatcher
     scheduler.add_sweep("outbox", dispatcher.sweep)
     # Everything overdue (after downtime, or a killed node's rows once their lease is out) is
     # delivered at start, without waiting for the first interval.
     scheduler.wake()
     try:
-        yield
+        yield dispatcher
     finally:
         # Stop claiming and let a pass in flight finish before the HTTP client closes (the
         # graceful-shutdown context then releases whatever this node still holds).

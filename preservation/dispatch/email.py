@@ -14,8 +14,8 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
-from ..settings import Settings
-from .message import DeliveryError, OutgoingMessage
+from preservation.dispatch.message import DeliveryError, OutgoingMessage
+from preservation.settings import Settings
 
 log = logging.getLogger(__name__)
 

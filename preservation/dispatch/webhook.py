@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from .message import DeliveryError, OutgoingMessage
+from preservation.dispatch.message import DeliveryError, OutgoingMessage
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Preservation-Signature"

@@ -8,21 +8,26 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..clock import Clock, SystemClock
-from ..db import Database, upgrade
-from ..dispatch.dispatcher import setup as setup_dispatch
-from ..metrics import setup_metrics
-from ..reminder_delivery import setup_deadlines
-from ..settings import Settings
-from . import api_actions, api_deadlines, api_directory, api_requests, api_system
-from .auth import LIMITER, PRINCIPALS, FailureLimiter, PrincipalCache, authenticate
-from .endpoints import Api
-from .keys import CLOCK, DB, SCHEDULER, SETTINGS
-from .middleware import request_log_middleware
-from .openapi import build_openapi
-from .pages import setup_pages
-from .problem import error_middleware
-from .shutdown import setup_graceful_shutdown
+from preservation.dispatch import dispatcher
+from preservation.domain.clock import Clock, SystemClock
+from preservation.reminders import delivery as reminder_delivery
+from preservation.runtime.context import Runtime
+from preservation.settings import Settings
+from preservation.storage.db import Database, upgrade
+from preservation.web.api import actions as api_actions
+from preservation.web.api import deadlines as api_deadlines
+from preservation.web.api import directory as api_directory
+from preservation.web.api import requests as api_requests
+from preservation.web.api import system as api_system
+from preservation.web.auth import LIMITER, PRINCIPALS, FailureLimiter, PrincipalCache, authenticate
+from preservation.web.endpoints import Api
+from preservation.web.keys import CLOCK, DB, DISPATCHER, SCHEDULER, SETTINGS
+from preservation.web.metrics import count_delivery, setup_metrics
+from preservation.web.middleware import request_log_middleware
+from preservation.web.openapi import build_openapi
+from preservation.web.pages import setup_pages
+from preservation.web.problem import error_middleware
+from preservation.web.shutdown import setup_graceful_shutdown
 
 log = logging.getLogger(__name__)
 API_KEY = web.AppKey("api", Api)
@@ -73,8 +78,7 @@ def create_app(
     # shutdown runs first, and the hooks attach to a database and scheduler that exist.
     setup_graceful_shutdown(app)
     setup_metrics(app)
-    setup_dispatch(app)
-    setup_deadlines(app)
+    app.cleanup_ctx.append(_jobs)
     setup_pages(app)
     return app
 
@@ -94,7 +98,7 @@ def _database(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-
 
 
 def _scheduler(settings: Settings, *, enabled: bool):  # type: ignore[no-untyped-def]
-    from ..scheduler import Scheduler
+    from preservation.runtime.scheduler import Scheduler
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         sched = Scheduler(interval_seconds=settings.claim_interval_seconds)
@@ -107,3 +111,16 @@ def _scheduler(settings: Settings, *, enabled: bool):  # type: ignore[no-untyped
         log.info("scheduler stopped", extra={"action": "scheduler.stop"})
 
     return ctx
+
+
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    """The background jobs, handed the node's parts: the outbox sweep and the reminders."""
+    runtime = Runtime(
+        db=app[DB], settings=app[SETTINGS], clock=app[CLOCK], scheduler=app[SCHEDULER]
+    )
+    async with dispatcher.running(runtime) as outbox:
+        app[DISPATCHER] = outbox
+        reminder_delivery.start(
+            runtime, count=lambda kind, outcome: count_delivery(app, kind, outcome)
+        )
+        yield

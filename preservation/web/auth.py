@@ -7,9 +7,9 @@ from collections import defaultdict, deque
 
 from aiohttp import web
 
-from ..auth import Principal, hash_token, principal_for_token
-from ..errors import TooManyRequests, Unauthorized
-from .keys import DB
+from preservation.access.auth import Principal, hash_token, principal_for_token
+from preservation.errors import TooManyRequests, Unauthorized
+from preservation.web.keys import DB
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 
@@ -115,7 +115,7 @@ def client_address(request: web.Request) -> str:
     X-Forwarded-For (hops a client wrote itself stand to the left and are ignored)."""
     import ipaddress
 
-    from .keys import SETTINGS
+    from preservation.web.keys import SETTINGS
 
     remote = request.remote or "unknown"
     trusted = request.app[SETTINGS].trusted_proxy_networks

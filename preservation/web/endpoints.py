@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..errors import BadRequest, Forbidden, InvalidInput
-from .problem import from_validation
+from preservation.errors import BadRequest, Forbidden, InvalidInput
+from preservation.web.problem import from_validation
 
 Handler = Callable[..., Awaitable[Any]]
 

@@ -12,9 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..service import idempotency
-from .endpoints import Call
-from .keys import CLOCK, DB
+from preservation.requests import idempotency
+from preservation.web.endpoints import Call
+from preservation.web.keys import CLOCK, DB
 
 Work = Callable[[AsyncSession], Awaitable[BaseModel]]
 REPLAYED = "Idempotent-Replayed"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..clock import Clock
-from ..db import Database
-from ..settings import Settings
+from preservation.dispatch.dispatcher import Dispatcher
+from preservation.domain.clock import Clock
+from preservation.runtime.scheduler import Scheduler
+from preservation.settings import Settings
+from preservation.storage.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 
-from ..scheduler import Scheduler  # noqa: E402
-
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

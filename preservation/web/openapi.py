@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .. import __version__
-from .endpoints import Api, Endpoint
+from preservation import __version__
+from preservation.web.endpoints import Api, Endpoint
 
 REF = "#/components/schemas/{model}"
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from ..errors import FieldError, InvalidInput, PreservationError, TooManyRequests
+from preservation.errors import FieldError, InvalidInput, PreservationError, TooManyRequests
 
 log = logging.getLogger("preservation.web")
 PROBLEM = "application/problem+json"

@@ -31,8 +31,8 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..auth import Principal
-from ..models import ApiToken, Unit, User
+from preservation.access.auth import Principal
+from preservation.storage.models import ApiToken, Unit, User
 
 SESSION_COOKIE = "pd_session"
 SIGNIN_CSRF_COOKIE = "pd_signin"

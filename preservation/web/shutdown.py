@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..claims import release
-from ..models import OutboxMessage, Reminder
-from .keys import CLOCK, DB, SCHEDULER, SETTINGS
+from preservation.storage.claims import release
+from preservation.storage.models import OutboxMessage, Reminder
+from preservation.web.keys import CLOCK, DB, SCHEDULER, SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from preservation.db import Database
-from preservation.models import OutboxMessage, PreservationRequest
-from preservation.service import audit
+from preservation.requests import audit
+from preservation.storage.db import Database
+from preservation.storage.models import OutboxMessage, PreservationRequest
 from tests.dispatch_support import POC_COPY, PROVIDER_EMAIL, Made, Sink, make_request, start_sink
 from tests.e2e.helpers import Server, clean_env, free_port
 

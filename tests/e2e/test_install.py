@@ -63,9 +63,9 @@ def test_an_installed_wheel_finds_its_config(tmp_path: Path) -> None:
     elsewhere.mkdir()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     probe = (
-        "import preservation, preservation.settings as s, preservation.regimes as r;"
+        "import preservation, preservation.settings as s;"
         "print(preservation.__file__); print(s.CONFIG_DIR);"
-        "print(sorted(k for k, v in r.load_regimes().items() if not v.template))"
+        "print(sorted(k for k, v in s.load_regimes().items() if not v.template))"
     )
     out = subprocess.run(
         [str(python), "-c", probe], cwd=elsewhere, env=env,

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from preservation.db import Database
-from preservation.models import PreservationRequest, Reminder, Unit, User
+from preservation.storage.db import Database
+from preservation.storage.models import PreservationRequest, Reminder, Unit, User
 from tests.e2e.helpers import Server, clean_env
 from tests.reminder_support import SmtpSink
 

@@ -53,10 +53,10 @@ def _missing() -> str | None:
     paths = {(ep.method, ep.path) for m in app_module.api_modules() for ep in m.endpoints}
     if ("POST", "/api/v1/requests") not in paths:
         return "POST /api/v1/requests (issue 4) is not wired into the app yet"
-    if importlib.util.find_spec("preservation.reminder_delivery") is None or (
+    if importlib.util.find_spec("preservation.reminders.delivery") is None or (
         "setup_deadlines" not in inspect.getsource(app_module)
     ):
-        return "the reminder delivery sweep (issue 6, preservation.reminder_delivery) is not wired"
+        return "the reminder delivery sweep (issue 6, preservation.reminders.delivery) is not wired"
     return None
 
 
@@ -252,8 +252,8 @@ class Client:
 async def _insert_reminders(url: str, unit_name: str, due: list[datetime]) -> list[str]:
     from sqlalchemy import select
 
-    from preservation.db import Database
-    from preservation.models import Reminder, Unit
+    from preservation.storage.db import Database
+    from preservation.storage.models import Reminder, Unit
 
     db = Database(url)
     try:
@@ -281,8 +281,8 @@ async def _insert_reminders(url: str, unit_name: str, due: list[datetime]) -> li
 async def _state(url: str) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from preservation.db import Database
-    from preservation.models import PreservationRequest, Reminder
+    from preservation.storage.db import Database
+    from preservation.storage.models import PreservationRequest, Reminder
 
     db = Database(url)
     try:

@@ -1,0 +1,5 @@
+"""Who is calling: bearer tokens (stored as hashes) and the principal they stand for, calendar
+feed tokens, units and their profile.
+
+May import storage, domain, settings and errors; the use cases (requests, directory, reminders)
+and the faces import it."""

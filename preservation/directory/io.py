@@ -1,0 +1,439 @@
+"""Import and export of the directory (providers or points of contact) as CSV or JSON.
+
+Import: every row is validated (``ProviderCreate`` / ``ContactCreate``) and upserted on its
+natural key (provider ``slug``; contact ``(country, authority)``), in the caller's transaction.
+When any row is invalid nothing is written, unless ``skip_invalid`` (then the valid rows are).
+A dry run validates and classifies (created / updated / unchanged) and writes nothing.
+
+Files:
+
+- JSON: a list of objects with the fields of ``ProviderCreate`` or ``ContactCreate``.
+- CSV: UTF-8 with a header row; the same fields as columns. List fields (``aliases``,
+  ``domains``, ``phones``, ``emails``, ``languages``) hold items separated by ``;``;
+  ``entity_by_region`` holds a JSON object; booleans ``true``/``false``; an empty cell is null
+  for nullable fields, an empty list for list fields, and the default for ``network``,
+  ``hours``, ``notifies_user``, ``accepts_preservation`` and ``demo``.
+- ``id`` and ``stale`` (in the API's answers) are ignored; any other unknown column or key is an
+  error. A field absent from a row keeps its stored value on update (its default on create).
+- Row numbers count data rows from 1 (a CSV header is not a row); CSV errors also give the line.
+
+The kind is inferred when not given: ``slug`` means providers, ``authority`` contacts.
+Exports list every field, providers by slug and contacts by country and authority, and import
+back unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contacts.models import Contact, ContactCreate
+from preservation.directory.snapshot import bump_version
+from preservation.errors import FieldError, InvalidInput
+from providers.models import Provider, ProviderCreate
+
+__all__ = [
+    "KINDS",
+    "ImportReport",
+    "RowError",
+    "export_directory",
+    "import_directory",
+    "infer_kind",
+    "parse_content",
+]
+
+Kind = Literal["providers", "contacts"]
+Format = Literal["csv", "json"]
+KINDS: tuple[Kind, ...] = ("providers", "contacts")
+Progress = Callable[[int, int], None]
+
+_MODELS: dict[str, type[BaseModel]] = {"providers": ProviderCreate, "contacts": ContactCreate}
+_LISTS = {"aliases", "domains", "phones", "emails", "languages"}
+_DICTS = {"entity_by_region"}
+_NULLABLE = {
+    "country",
+    "portal_url",
+    "le_email",
+    "accepts_foreign_direct",
+    "preservation_days",
+    "extension_days",
+    "max_extensions",
+    "extension_lead_days",
+    "verified_on",
+    "entity_by_region",
+}
+#: An empty cell means "the default" for these (a cell cannot be empty on purpose).
+_DEFAULT_WHEN_EMPTY = {"network", "hours", "notifies_user", "accepts_preservation", "demo"}
+_IGNORED = {"id", "stale"}
+# Markers of a malformed row (no header can name them).
+_EXTRA, _SHAPE = "\0extra", "\0shape"
+
+
+def columns(kind: Kind) -> list[str]:
+    """The fields of a kind, in the models' order (the CSV header of an export)."""
+    return list(_MODELS[kind].model_fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowError:
+    #: Data row number from 1; 0 for the file as a whole (its header or its shape).
+    row: int
+    field: str
+    message: str
+    #: CSV line where the row starts (the header is line 1).
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f" (line {self.line})" if self.line else "")
+        if self.row == 0:
+            where = "file"
+        return f"{where}: {self.field}: {self.message}"
+
+    def as_field_error(self) -> FieldError:
+        name = f"rows[{self.row}].{self.field}" if self.row else self.field
+        return FieldError(field=name, message=self.message)
+
+
+@dataclass(kw_only=True)
+class ImportReport:
+    kind: Kind
+    dry_run: bool
+    #: Rows read from the file.
+    rows: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    #: Whether the changes were written (false for a dry run, or when a row failed and
+    #: ``skip_invalid`` was not given).
+    written: bool = False
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.created)} created",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+        ]
+        if self.errors:
+            parts.append(f"{len({e.row for e in self.errors})} invalid")
+        state = (
+            "written"
+            if self.written
+            else ("dry run: nothing written" if self.dry_run else "nothing written")
+        )
+        return f"{self.kind}: {self.rows} rows: {', '.join(parts)} ({state})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Row:
+    number: int
+    line: int | None
+    data: dict[str, Any]
+
+
+# --- reading files ----------------------------------------------------------------------------
+
+
+def infer_kind(keys: set[str] | list[str]) -> Kind | None:
+    keys = set(keys)
+    if "slug" in keys:
+        return "providers"
+    if "authority" in keys:
+        return "contacts"
+    return None
+
+
+def _csv_rows(text: str) -> tuple[list[str], list[_Row]]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput("content", "the CSV file is empty (a header row is required)") from None
+    except csv.Error as exc:
+        raise InvalidInput("content", f"not readable as CSV: {exc}") from None
+    header = [h.strip() for h in header]
+    rows: list[_Row] = []
+    number = 0
+    start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                start = reader.line_num + 1
+                continue
+            number += 1
+            data: dict[str, Any] = dict(zip(header, cells, strict=False))
+            if len(cells) > len(header):
+                data[_EXTRA] = len(cells) - len(header)
+            rows.append(_Row(number=number, line=start, data=data))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(
+            "content", f"line {reader.line_num}: not readable as CSV: {exc}"
+        ) from None
+    return header, rows
+
+
+def _json_rows(text: str) -> tuple[list[str], list[_Row]]:
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput("content", f"not valid JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise InvalidInput("content", "the JSON file must hold a list of objects")
+    keys: list[str] = []
+    rows = []
+    for i, item in enumerate(items, start=1):
+        data = item if isinstance(item, dict) else {_SHAPE: type(item).__name__}
+        for k in data:
+            if k not in keys:
+                keys.append(k)
+        rows.append(_Row(number=i, line=None, data=data))
+    return keys, rows
+
+
+def parse_content(text: str, fmt: Format) -> tuple[list[str], list[_Row]]:
+    """The keys (CSV header, or every key seen in JSON) and the rows of a file."""
+    return _csv_rows(text) if fmt == "csv" else _json_rows(text)
+
+
+def _from_cells(data: dict[str, str]) -> dict[str, Any]:
+    """CSV text cells -> values the models validate (see the module docstring)."""
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        cell = raw.strip() if isinstance(raw, str) else raw
+        if key in _LISTS:
+            out[key] = [part.strip() for part in cell.split(";") if part.strip()]
+        elif key in _DICTS:
+            if not cell:
+                out[key] = None
+            else:
+                try:
+                    out[key] = json.loads(cell)
+                except ValueError:
+                    out[key] = cell  # the model names the field: not an object
+        elif cell == "":
+            if key in _DEFAULT_WHEN_EMPTY:
+                continue
+            out[key] = None if key in _NULLABLE else ""
+        else:
+            out[key] = cell
+    return out
+
+
+# --- validating and planning ------------------------------------------------------------------
+
+
+def _key(kind: Kind, model: Any) -> str:
+    return model.slug if kind == "providers" else f"{model.country}/{model.authority}"
+
+
+def _validate(
+    kind: Kind, fmt: Format, rows: list[_Row], errors: list[RowError], progress: Progress | None
+) -> Iterator[tuple[_Row, BaseModel, set[str]]]:
+    model = _MODELS[kind]
+    allowed = set(model.model_fields)
+    total = len(rows)
+    for done, row in enumerate(rows, start=1):
+        if progress is not None and (done % 200 == 0 or done == total):
+            progress(done, total)
+        if _SHAPE in row.data:
+            errors.append(
+                RowError(row=row.number, line=row.line, field="row", message="must be an object")
+            )
+            continue
+        if _EXTRA in row.data:
+            extra = row.data[_EXTRA]
+            errors.append(
+                RowError(
+                    row=row.number,
+                    line=row.line,
+                    field="row",
+                    message=f"{extra} more cells than the header has columns",
+                )
+            )
+            continue
+        data = {k: v for k, v in row.data.items() if k not in _IGNORED}
+        unknown = [k for k in data if k not in allowed]
+        if unknown:
+            for k in unknown:
+                errors.append(
+                    RowError(row=row.number, line=row.line, field=k, message="unknown field")
+                )
+            continue
+        if fmt == "csv":
+            data = _from_cells(data)
+        try:
+            item = model.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err["loc"]) or "row"
+                message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+                errors.append(RowError(row=row.number, line=row.line, field=loc, message=message))
+            continue
+        yield row, item, set(data)
+
+
+async def import_directory(
+    session: AsyncSession,
+    *,
+    content: str,
+    fmt: Format,
+    kind: Kind | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate and upsert every row of ``content`` in the caller's transaction.
+
+    Returns the report; ``report.errors`` lists each bad row's number, field and reason, and
+    ``report.written`` says whether anything was written. A file that cannot be read at all
+    (not CSV/JSON, no header, kind not inferable) raises ``InvalidInput``.
+    """
+    keys, rows = parse_content(content, fmt)
+    if kind is None:
+        kind = infer_kind(keys)
+        if kind is None:
+            raise InvalidInput(
+                "kind",
+                "cannot tell providers (a slug column) from contacts (an authority column): "
+                "give the kind",
+            )
+    report = ImportReport(kind=kind, dry_run=dry_run, rows=len(rows))
+    valid = list(_validate(kind, fmt, rows, report.errors, progress))
+
+    table = Provider if kind == "providers" else Contact
+    existing_rows = (await session.execute(select(table))).scalars().all()
+    existing = {_key(kind, r): r for r in existing_rows}
+
+    # Repeated keys in the file: the first one counts, the others are errors.
+    seen: dict[str, int] = {}
+    planned: list[tuple[_Row, BaseModel, set[str], str]] = []
+    for row, item, present in valid:
+        key = _key(kind, item)
+        if key in seen:
+            name = "slug" if kind == "providers" else "authority"
+            report.errors.append(
+                RowError(
+                    row=row.number,
+                    line=row.line,
+                    field=name,
+                    message=f"{key} is also in row {seen[key]}",
+                )
+            )
+            continue
+        seen[key] = row.number
+        planned.append((row, item, present, key))
+
+    if kind == "providers":
+        planned = _check_domain_clashes(planned, existing, report.errors)
+
+    bad_rows = {e.row for e in report.errors}
+    changes: list[tuple[str, Any, dict[str, Any]]] = []
+    for row, item, present, key in planned:
+        if row.number in bad_rows:
+            continue
+        values = item.model_dump(include=present | _required(kind))
+        current = existing.get(key)
+        if current is None:
+            report.created.append(key)
+            changes.append((key, None, item.model_dump()))
+        elif any(getattr(current, k) != v for k, v in values.items()):
+            report.updated.append(key)
+            changes.append((key, current, values))
+        else:
+            report.unchanged.append(key)
+    report.errors.sort(key=lambda e: (e.row, e.field))
+
+    if dry_run or (report.errors and not skip_invalid):
+        return report
+    for _, current, values in changes:
+        if current is None:
+            session.add(table.model_validate(values))
+        else:
+            for k, v in values.items():
+                setattr(current, k, v)
+    if changes:
+        await session.flush()
+        await bump_version(session)
+    report.written = True
+    return report
+
+
+def _required(kind: Kind) -> set[str]:
+    return {"slug"} if kind == "providers" else {"country", "authority"}
+
+
+def _check_domain_clashes(
+    planned: list[tuple[_Row, Any, set[str], str]],
+    existing: dict[str, Any],
+    errors: list[RowError],
+) -> list[tuple[_Row, Any, set[str], str]]:
+    """A domain may belong to one provider: check the directory as it would be after import."""
+    final: dict[str, list[str]] = {slug: list(p.domains) for slug, p in existing.items()}
+    for _row, item, present, slug in planned:
+        if "domains" in present or slug not in final:
+            final[slug] = list(item.domains)
+    owners: dict[str, list[str]] = {}
+    for slug, domains in final.items():
+        for d in domains:
+            owners.setdefault(d, []).append(slug)
+    for row, item, present, slug in planned:
+        if "domains" not in present and slug in existing:
+            continue
+        clashes = [
+            f"{d} ({', '.join(s for s in owners[d] if s != slug)})"
+            for d in item.domains
+            if len(owners[d]) > 1
+        ]
+        if clashes:
+            errors.append(
+                RowError(
+                    row=row.number,
+                    line=row.line,
+                    field="domains",
+                    message=f"also listed by another provider: {', '.join(clashes)}",
+                )
+            )
+    return planned
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+async def export_directory(session: AsyncSession, *, kind: Kind, fmt: Format) -> tuple[str, int]:
+    """The whole directory of one kind as text, and the number of rows."""
+    if kind == "providers":
+        stmt = select(Provider).order_by(Provider.slug)
+    else:
+        stmt = select(Contact).order_by(Contact.country, Contact.authority, Contact.id)
+    rows = (await session.execute(stmt)).scalars().all()
+    names = columns(kind)
+    records = [{n: d[n] for n in names} for d in (r.model_dump(mode="json") for r in rows)]
+    if fmt == "json":
+        return json.dumps(records, indent=2, ensure_ascii=False) + "\n", len(rows)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for r in records:
+        writer.writerow([_cell(r[n]) for n in names])
+    return out.getvalue(), len(rows)

@@ -1,0 +1,185 @@
+"""Legal regimes: how long a preservation lasts, how it is extended, what the MLA request changes.
+
+The table lives in config/regimes.toml (one TOML table per regime, documented there). This module is
+pure: `parse_regimes` does the strict validation of the parsed table;
+`preservation.settings.load_regimes(path)` reads the file. A malformed table stops start-up with a `RegimeFileError` naming the regime and the key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from preservation.errors import InvalidInput, SettingsError
+
+
+class StartEvent(StrEnum):
+    #: The clock runs from our sending of the request (taken as its receipt).
+    SENT = "sent"
+    #: The clock runs from the preservation itself, as confirmed by the provider or requested Party.
+    PRESERVED = "preserved"
+
+
+class PeriodKind(StrEnum):
+    #: Kept at least that long ("not less than 60 days"); nothing guarantees more.
+    MINIMUM = "minimum"
+    #: Kept exactly that long ("retained for a period of 90 days", "cease after 60 days").
+    FIXED = "fixed"
+    #: Kept at most that long ("up to a maximum of ninety days").
+    MAXIMUM = "maximum"
+
+
+class OnMla(StrEnum):
+    #: Once the formal request is received, the data stay preserved until it is decided.
+    UNTIL_DECISION = "until_decision"
+    #: The clock keeps running: the formal process has to arrive before expiry.
+    NO_CHANGE = "no_change"
+
+
+class RegimeFileError(SettingsError):
+    """The regimes table is missing, unreadable or malformed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regime:
+    """One legal regime, as configured; see config/regimes.toml for the meaning of each field."""
+
+    key: str
+    name: str
+    citation: str
+    sources: tuple[str, ...]
+    period_days: int
+    period_kind: PeriodKind
+    starts_from: StartEvent
+    extension_days: int
+    max_extensions: int
+    extension_citation: str
+    extension_lead_days: int
+    on_mla: OnMla
+    mla_citation: str
+    applies_from: date | None = None
+    template: bool = False
+    notes: str = ""
+
+    @property
+    def holds_until_decision(self) -> bool:
+        return self.on_mla is OnMla.UNTIL_DECISION
+
+    @property
+    def extendable(self) -> bool:
+        return self.max_extensions > 0 and self.extension_days > 0
+
+
+# key -> (expected type(s), required). bool is checked apart from int (bool is an int in Python).
+_STR = "a string"
+_INT = "a non-negative integer"
+_POS = "a positive integer"
+_FIELDS: dict[str, tuple[str, bool]] = {
+    "name": (_STR, True),
+    "citation": (_STR, True),
+    "sources": ("a non-empty list of http(s) URLs", True),
+    "period_days": (_POS, True),
+    "period_kind": ("one of " + ", ".join(repr(k.value) for k in PeriodKind), True),
+    "starts_from": ("one of " + ", ".join(repr(k.value) for k in StartEvent), True),
+    "extension_days": (_INT, True),
+    "max_extensions": (_INT, True),
+    "extension_citation": (_STR, True),
+    "extension_lead_days": (_INT, True),
+    "on_mla": ("one of " + ", ".join(repr(k.value) for k in OnMla), True),
+    "mla_citation": (_STR, True),
+    "applies_from": ("a date (YYYY-MM-DD)", False),
+    "template": ("true or false", False),
+    "notes": (_STR, False),
+}
+_NON_EMPTY = frozenset({"name", "citation"})
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def parse_regimes(data: Mapping[str, Any], *, source: str = "regimes") -> dict[str, Regime]:
+    """Validate a parsed regimes table strictly and build the regimes, keyed by regime key."""
+    if not data:
+        raise RegimeFileError(f"{source}: no regime defined")
+    regimes: dict[str, Regime] = {}
+    for key, table in data.items():
+        if not isinstance(table, Mapping):
+            raise RegimeFileError(
+                f"{source}: top-level key {key!r} must be a table [{key}] describing a regime"
+            )
+        if not key or not set(key) <= _KEY_CHARS or key.startswith("-"):
+            raise RegimeFileError(
+                f"{source}: regime key {key!r} must be lower-case letters, digits and '-'"
+            )
+        regimes[key] = _parse_regime(key, table, source)
+    return regimes
+
+
+def get_regime(regimes: Mapping[str, Regime], key: str, *, field: str = "regime") -> Regime:
+    """The regime named `key`, or InvalidInput naming `field` and the known keys."""
+    try:
+        return regimes[key]
+    except KeyError:
+        known = ", ".join(sorted(k for k, r in regimes.items() if not r.template))
+        raise InvalidInput(field, f"unknown regime {key!r}; known: {known}") from None
+
+
+def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
+    def fail(name: str, message: str) -> RegimeFileError:
+        return RegimeFileError(f"{source}: regime {key!r}, key {name!r}: {message}")
+
+    unknown = sorted(set(table) - set(_FIELDS))
+    if unknown:
+        raise fail(unknown[0], "unknown key; allowed keys: " + ", ".join(_FIELDS))
+    for name, (expected, required) in _FIELDS.items():
+        if required and name not in table:
+            raise fail(name, f"missing; expected {expected}")
+
+    values: dict[str, Any] = {}
+    for name, value in table.items():
+        expected, _ = _FIELDS[name]
+
+        def bad(value: Any = value, expected: str = expected, name: str = name) -> RegimeFileError:
+            return fail(name, f"expected {expected}, got {value!r}")
+
+        if expected == _STR:
+            if not isinstance(value, str):
+                raise bad()
+            if name in _NON_EMPTY and not value.strip():
+                raise fail(name, "must not be empty")
+            values[name] = value.strip()
+        elif expected in (_INT, _POS):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad()
+            if value < 0 or (expected == _POS and value == 0):
+                raise bad()
+            values[name] = value
+        elif name == "sources":
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(
+                    isinstance(u, str) and u.startswith(("https://", "http://")) for u in value
+                )
+            ):
+                raise bad()
+            values[name] = tuple(value)
+        elif name == "applies_from":
+            # TOML has a native date; a datetime is refused (the instrument applies from a day).
+            if isinstance(value, datetime) or not isinstance(value, date):
+                raise bad()
+            values[name] = value
+        elif name == "template":
+            if not isinstance(value, bool):
+                raise bad()
+            values[name] = value
+        else:
+            enum = {"period_kind": PeriodKind, "starts_from": StartEvent, "on_mla": OnMla}[name]
+            try:
+                values[name] = enum(value)
+            except ValueError:
+                raise bad() from None
+
+    if values["max_extensions"] > 0 and values["extension_days"] == 0:
+        raise fail("extension_days", "must be positive when max_extensions is above 0")
+    return Regime(key=key, **values)

@@ -1,0 +1,100 @@
+"""What a request must hold before it is submitted: the checklist items, and the errors that name the missing fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from preservation.errors import FieldError
+from preservation.storage.models import (
+    PreservationRequest,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckItem:
+    key: str
+    label: str
+    #: The request fields to fill in when the item is missing (named in the 422).
+    fields: tuple[str, ...]
+    required: bool = True
+
+
+CHECKS = (
+    CheckItem(
+        key="basic_facts",
+        label="Basic facts of the investigation: the offence and a short summary",
+        fields=("offence", "summary"),
+    ),
+    CheckItem(
+        key="data_description",
+        label="A precise description of the data: each identifier, with its dates, times and time zones",
+        fields=("identifiers",),
+    ),
+    CheckItem(
+        key="relevance",
+        label="Why the data are relevant to the investigation",
+        fields=("relevance",),
+    ),
+    CheckItem(
+        key="mla_to_follow",
+        label="A statement that a mutual legal assistance request for disclosure will follow",
+        fields=("mla_to_follow",),
+    ),
+    CheckItem(
+        key="confidentiality",
+        label="The need for confidentiality: the user is not to be notified",
+        fields=("confidential",),
+        required=False,
+    ),
+    CheckItem(
+        key="urgency_reason",
+        label="The reason for urgency (the request is marked urgent)",
+        fields=("urgency_reason",),
+    ),
+    CheckItem(
+        key="requested_state",
+        label="The requested country (or a provider whose country is known)",
+        fields=("country",),
+    ),
+    CheckItem(
+        key="contact_details",
+        label="Contact details of the unit: official e-mail and telephone (unit profile)",
+        fields=("unit.email", "unit.phone"),
+    ),
+)
+
+
+def checklist(
+    req: PreservationRequest, *, identifiers: int, unit: Any, provider_country: str | None
+) -> dict[str, Any]:
+    """The UNODC practitioners' checklist (basic facts, data, relevance, MLA to follow,
+    confidentiality, urgency, contact details) for the request as it stands."""
+    ok = {
+        "basic_facts": bool(req.offence.strip() and req.summary.strip()),
+        "data_description": identifiers > 0,
+        "relevance": bool(req.relevance.strip()),
+        "mla_to_follow": req.mla_to_follow,
+        "confidentiality": req.confidential,
+        "urgency_reason": (not req.urgent) or bool(req.urgency_reason.strip()),
+        "requested_state": bool(req.country or provider_country),
+        "contact_details": bool(unit.email.strip() and unit.phone.strip()),
+    }
+    items = [
+        {"key": c.key, "label": c.label, "ok": ok[c.key], "required": c.required} for c in CHECKS
+    ]
+    missing = [c.key for c in CHECKS if c.required and not ok[c.key]]
+    return {"complete": not missing, "missing": missing, "items": items}
+
+
+def missing_errors(req: PreservationRequest, check: dict[str, Any]) -> list[FieldError]:
+    """One error per field to fill in, for a 422 on submit."""
+    by_key = {c.key: c for c in CHECKS}
+    errors = []
+    for key in check["missing"]:
+        item = by_key[key]
+        for name in item.fields:
+            if key == "basic_facts" and getattr(req, name).strip():
+                continue
+            errors.append(FieldError(field=name, message=f"required to submit: {item.label}"))
+    return errors

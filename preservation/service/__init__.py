@@ -1,1 +1,0 @@
-"""Use cases. Each owns one transaction; helpers and repositories never commit."""

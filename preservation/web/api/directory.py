@@ -1,0 +1,451 @@
+"""The directory over HTTP: points of contact, providers, the look-up from an identifier, and the
+admin's writes, import and export. Reads are open to every role; writes are the admin's."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from contacts.models import ContactCreate, ContactPublic, ContactUpdate, contact_public
+from preservation.directory import io as directory_io
+from preservation.directory import service as directory_service
+from preservation.directory.lookup import IdentifierTypeName, LookupResult, lookup
+from preservation.directory.service import ContactList, ProviderList
+from preservation.directory.snapshot import DirectoryCache
+from preservation.errors import InvalidInput, NotFound
+from preservation.storage.db import Database
+from preservation.storage.models import Unit
+from preservation.web.endpoints import Api, Call
+from preservation.web.keys import CLOCK, DB, SETTINGS
+from providers.models import ProviderCreate, ProviderPublic, ProviderUpdate, provider_public
+
+log = logging.getLogger(__name__)
+api = Api()
+
+DIRECTORY = web.AppKey("directory", DirectoryCache)
+ADMIN = {"admin"}
+#: How long a burst of reads may share one check of the directory version (another node's
+#: change is seen within this time; this node's own changes at once).
+RECHECK_SECONDS = 0.5
+
+
+class UnitSettings:
+    """Each unit's ``copy_to_poc``, read at most once per ``recheck_seconds`` (a change of the
+    unit's profile reaches the look-up within that time)."""
+
+    def __init__(
+        self, *, recheck_seconds: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._recheck = recheck_seconds
+        self._monotonic = monotonic
+        self._seen: dict[int, tuple[bool, float]] = {}
+
+    async def copy_to_poc(self, db: Database, unit_id: int) -> bool:
+        now = self._monotonic()
+        seen = self._seen.get(unit_id)
+        if seen is not None and now - seen[1] < self._recheck:
+            return seen[0]
+        async with db.read() as session:
+            value = (
+                await session.execute(select(Unit.copy_to_poc).where(Unit.id == unit_id))
+            ).scalar()
+        value = True if value is None else bool(value)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[unit_id] = (value, now)
+        return value
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+
+UNIT_SETTINGS = web.AppKey("unit_settings", UnitSettings)
+
+
+def setup_directory(app: web.Application) -> None:
+    """The node's directory snapshot, and the demo load at start (add after the database)."""
+    app[DIRECTORY] = DirectoryCache(recheck_seconds=RECHECK_SECONDS)
+    app[UNIT_SETTINGS] = UnitSettings(recheck_seconds=RECHECK_SECONDS)
+    app.cleanup_ctx.append(_load_demo)
+
+
+async def _load_demo(app: web.Application) -> AsyncIterator[None]:
+    if app[SETTINGS].load_demo:
+        async with app[DB].write() as session:
+            loaded = await directory_service.load_demo_if_empty(session)
+        if loaded.providers or loaded.contacts:
+            log.info(
+                "demo directory loaded",
+                extra={
+                    "action": "directory.demo_load",
+                    "providers": loaded.providers,
+                    "contacts": loaded.contacts,
+                },
+            )
+    yield
+
+
+def _today(call: Call) -> date:
+    return call.request.app[CLOCK].now().date()
+
+
+def _age(call: Call) -> int:
+    return call.request.app[SETTINGS].staleness_days
+
+
+def _cache(call: Call) -> DirectoryCache:
+    return call.request.app[DIRECTORY]
+
+
+def _contact_id(call: Call) -> int:
+    raw = call.params["id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        raise NotFound(f"no point of contact {raw!r}")
+    return int(raw)
+
+
+# --- models of the query strings and of import/export -----------------------------------------
+
+
+class ContactQuery(BaseModel):
+    #: ISO 3166-1 alpha-2 (alpha-3 and English names are accepted).
+    country: str | None = Field(default=None, max_length=60)
+    q: str | None = Field(default=None, max_length=200)
+
+
+class ProviderQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=200)
+
+
+class LookupQuery(BaseModel):
+    identifier: str = Field(min_length=1, max_length=2048)
+    #: Detected from the identifier when absent.
+    type: IdentifierTypeName | None = None
+    #: The platform of an account (``instagram``); or write the identifier ``instagram:handle``.
+    platform: str | None = Field(default=None, max_length=100)
+
+
+class ImportQuery(BaseModel):
+    #: Inferred from the columns or keys when absent (``slug``: providers; ``authority``: contacts).
+    kind: Literal["providers", "contacts"] | None = None
+    dry_run: bool = False
+    skip_invalid: bool = False
+
+
+class ImportBody(BaseModel):
+    format: Literal["csv", "json"]
+    #: The file's text (CSV with a header row, or a JSON list of objects).
+    content: str
+
+
+class ImportRowError(BaseModel):
+    row: int
+    line: int | None
+    field: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    kind: Literal["providers", "contacts"]
+    dry_run: bool
+    written: bool
+    rows: int
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    errors: list[ImportRowError]
+
+
+class ExportQuery(BaseModel):
+    kind: Literal["providers", "contacts"]
+    format: Literal["csv", "json"] = "json"
+
+
+class ExportResult(BaseModel):
+    kind: Literal["providers", "contacts"]
+    format: Literal["csv", "json"]
+    count: int
+    #: The file's text; POST it back to /api/v1/directory/import unchanged.
+    content: str
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+@api.route(
+    "GET",
+    "/api/v1/contacts",
+    summary="List or search 24/7 points of contact",
+    tag="directory",
+    query=ContactQuery,
+    response=ContactList,
+    errors=(401, 422),
+)
+async def list_contacts(call: Call) -> ContactList:
+    async with call.request.app[DB].read() as session:
+        return await directory_service.list_contacts(
+            session,
+            _cache(call),
+            country=call.query.country,
+            q=call.query.q,
+            today=_today(call),
+            max_age_days=_age(call),
+        )
+
+
+@api.route(
+    "GET",
+    r"/api/v1/contacts/{id}",
+    summary="Show a point of contact",
+    tag="directory",
+    response=ContactPublic,
+    errors=(401, 404),
+)
+async def get_contact(call: Call) -> ContactPublic:
+    contact_id = _contact_id(call)
+    async with call.request.app[DB].read() as session:
+        return await directory_service.get_contact(
+            session, contact_id, today=_today(call), max_age_days=_age(call)
+        )
+
+
+@api.route(
+    "GET",
+    "/api/v1/providers",
+    summary="List or search providers",
+    tag="directory",
+    query=ProviderQuery,
+    response=ProviderList,
+    errors=(401, 422),
+)
+async def list_providers(call: Call) -> ProviderList:
+    async with call.request.app[DB].read() as session:
+        return await directory_service.list_providers(
+            session, _cache(call), q=call.query.q, today=_today(call), max_age_days=_age(call)
+        )
+
+
+@api.route(
+    "GET",
+    "/api/v1/providers/{slug}",
+    summary="Show a provider",
+    tag="directory",
+    response=ProviderPublic,
+    errors=(401, 404),
+)
+async def get_provider(call: Call) -> ProviderPublic:
+    async with call.request.app[DB].read() as session:
+        return await directory_service.get_provider(
+            session, call.params["slug"], today=_today(call), max_age_days=_age(call)
+        )
+
+
+@api.route(
+    "GET",
+    "/api/v1/lookup",
+    summary="Look up an identifier: provider, country, points of contact, route",
+    tag="directory",
+    query=LookupQuery,
+    response=LookupResult,
+    errors=(401, 422),
+)
+async def lookup_identifier(call: Call) -> dict[str, Any]:
+    app = call.request.app
+    snap = await app[DIRECTORY].current(app[DB].read)
+    copy_to_poc = await app[UNIT_SETTINGS].copy_to_poc(app[DB], call.principal.unit_id)
+    return lookup(
+        snap,
+        identifier=call.query.identifier,
+        type=call.query.type,
+        platform=call.query.platform,
+        copy_to_poc=copy_to_poc,
+        today=_today(call),
+        max_age_days=_age(call),
+    )
+
+
+# --- the admin's writes ---------------------------------------------------------------------
+
+
+@api.route(
+    "POST",
+    "/api/v1/contacts",
+    summary="Add a point of contact",
+    tag="directory",
+    body=ContactCreate,
+    response=ContactPublic,
+    status=201,
+    roles=ADMIN,
+    errors=(400, 401, 403, 409, 422),
+)
+async def create_contact(call: Call) -> ContactPublic:
+    async with call.request.app[DB].write() as session:
+        row = await directory_service.create_contact(session, call.body)
+        out = contact_public(row, today=_today(call), max_age_days=_age(call))
+    _cache(call).invalidate()
+    return out
+
+
+@api.route(
+    "PUT",
+    r"/api/v1/contacts/{id}",
+    summary="Change a point of contact (fields left out keep their value)",
+    tag="directory",
+    body=ContactUpdate,
+    response=ContactPublic,
+    roles=ADMIN,
+    errors=(400, 401, 403, 404, 409, 422),
+)
+async def update_contact(call: Call) -> ContactPublic:
+    contact_id = _contact_id(call)
+    async with call.request.app[DB].write() as session:
+        row = await directory_service.update_contact(session, contact_id, call.body)
+        out = contact_public(row, today=_today(call), max_age_days=_age(call))
+    _cache(call).invalidate()
+    return out
+
+
+@api.route(
+    "DELETE",
+    r"/api/v1/contacts/{id}",
+    summary="Delete a point of contact",
+    tag="directory",
+    status=204,
+    roles=ADMIN,
+    errors=(401, 403, 404),
+)
+async def delete_contact(call: Call) -> web.Response:
+    contact_id = _contact_id(call)
+    async with call.request.app[DB].write() as session:
+        await directory_service.delete_contact(session, contact_id)
+    _cache(call).invalidate()
+    return web.Response(status=204)
+
+
+@api.route(
+    "POST",
+    "/api/v1/providers",
+    summary="Add a provider",
+    tag="directory",
+    body=ProviderCreate,
+    response=ProviderPublic,
+    status=201,
+    roles=ADMIN,
+    errors=(400, 401, 403, 409, 422),
+)
+async def create_provider(call: Call) -> ProviderPublic:
+    async with call.request.app[DB].write() as session:
+        row = await directory_service.create_provider(session, call.body)
+        out = provider_public(row, today=_today(call), max_age_days=_age(call))
+    _cache(call).invalidate()
+    return out
+
+
+@api.route(
+    "PUT",
+    "/api/v1/providers/{slug}",
+    summary="Change a provider (fields left out keep their value)",
+    tag="directory",
+    body=ProviderUpdate,
+    response=ProviderPublic,
+    roles=ADMIN,
+    errors=(400, 401, 403, 404, 409, 422),
+)
+async def update_provider(call: Call) -> ProviderPublic:
+    async with call.request.app[DB].write() as session:
+        row = await directory_service.update_provider(session, call.params["slug"], call.body)
+        out = provider_public(row, today=_today(call), max_age_days=_age(call))
+    _cache(call).invalidate()
+    return out
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/providers/{slug}",
+    summary="Delete a provider",
+    tag="directory",
+    status=204,
+    roles=ADMIN,
+    errors=(401, 403, 404),
+)
+async def delete_provider(call: Call) -> web.Response:
+    async with call.request.app[DB].write() as session:
+        await directory_service.delete_provider(session, call.params["slug"])
+    _cache(call).invalidate()
+    return web.Response(status=204)
+
+
+@api.route(
+    "POST",
+    "/api/v1/directory/import",
+    summary="Import providers or points of contact from CSV or JSON (upsert by natural key)",
+    tag="directory",
+    query=ImportQuery,
+    body=ImportBody,
+    response=ImportResult,
+    roles=ADMIN,
+    errors=(400, 401, 403, 409, 422),
+)
+async def import_directory(call: Call) -> ImportResult:
+    q: ImportQuery = call.query
+    async with call.request.app[DB].write() as session:
+        report = await directory_io.import_directory(
+            session,
+            content=call.body.content,
+            fmt=call.body.format,
+            kind=q.kind,
+            dry_run=q.dry_run,
+            skip_invalid=q.skip_invalid,
+        )
+    if report.errors and not q.skip_invalid:
+        raise InvalidInput(errors=[e.as_field_error() for e in report.errors])
+    if report.written:
+        _cache(call).invalidate()
+    log.info(
+        "directory import",
+        extra={
+            "action": "directory.import",
+            "kind": report.kind,
+            "dry_run": report.dry_run,
+            "rows_created": len(report.created),
+            "rows_updated": len(report.updated),
+            "invalid": len({e.row for e in report.errors}),
+        },
+    )
+    return ImportResult(
+        kind=report.kind,
+        dry_run=report.dry_run,
+        written=report.written,
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        errors=[
+            ImportRowError(row=e.row, line=e.line, field=e.field, message=e.message)
+            for e in report.errors
+        ],
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/directory/export",
+    summary="Export providers or points of contact as CSV or JSON",
+    tag="directory",
+    query=ExportQuery,
+    response=ExportResult,
+    roles=ADMIN,
+    errors=(401, 403, 422),
+)
+async def export_directory(call: Call) -> ExportResult:
+    q: ExportQuery = call.query
+    async with call.request.app[DB].read() as session:
+        content, count = await directory_io.export_directory(session, kind=q.kind, fmt=q.format)
+    return ExportResult(kind=q.kind, format=q.format, count=count, content=content)
