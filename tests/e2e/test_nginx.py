@@ -54,7 +54,7 @@ def _missing() -> str | None:
     if ("POST", "/api/v1/requests") not in paths:
         return "POST /api/v1/requests (issue 4) is not wired into the app yet"
     if importlib.util.find_spec("preservation.reminders.delivery") is None or (
-        "setup_deadlines" not in inspect.getsource(app_module)
+        "reminder_delivery.start(" not in inspect.getsource(app_module)
     ):
         return "the reminder delivery sweep (issue 6, preservation.reminders.delivery) is not wired"
     return None
