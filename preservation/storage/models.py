@@ -69,6 +69,9 @@ class Unit(SQLModel, table=True):
     webhook_secret: str = Field(default="", max_length=200)
     #: Copy the requested country's 24/7 point of contact when a request goes directly to a provider.
     copy_to_poc: bool = True
+    #: ISO 3166-1 alpha-2 code of the requesting State (the unit's country): it decides which
+    #: legal instruments the unit may use (required before a request is submitted).
+    country: str | None = Field(default=None, max_length=2)
     created_at: datetime | None = utc_column(nullable=False)
 
 
@@ -123,6 +126,9 @@ class PreservationRequest(SQLModel, table=True):
     offence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     relevance: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: Why the data must be preserved now (Budapest Convention Art. 29(2)(e)).
+    necessity: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: The instrument of the main addressee's letter (config/regimes.toml key).
     regime: str = Field(max_length=40)
     country: str | None = Field(default=None, max_length=2)
     provider: str | None = Field(default=None, max_length=100)
@@ -140,6 +146,9 @@ class PreservationRequest(SQLModel, table=True):
     provider_reference: str = Field(default="", max_length=200)
     mla_sent_at: datetime | None = utc_column()
     mla_reference: str = Field(default="", max_length=200)
+    #: When the requested State confirmed receipt of the MLA request (Art. 29(7): the hold
+    #: pending the decision starts then).
+    mla_received_at: datetime | None = utc_column()
     closed_at: datetime | None = utc_column()
     outcome: str = Field(default="", max_length=30)
     close_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -204,6 +213,8 @@ class OutboxMessage(SQLModel, table=True):
     channel: str = Field(max_length=20)  # email | webhook | portal
     to: str = Field(max_length=2000)
     recipient_name: str = Field(default="", max_length=300)
+    #: The legal instrument this recipient's letter rests on: {"key", "citation", "why"}.
+    instrument: dict[str, Any] | None = json_column()
     #: pending -> sending (claimed) -> sent | failed; portal rows: handoff -> sent when recorded.
     status: str = Field(default="pending", max_length=20)
     attempts: int = 0
