@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -65,6 +66,12 @@ class Settings(BaseModel):
     smtp_password: str = ""
     smtp_from: str = "preservation-dispatcher@localhost"
     smtp_timeout_seconds: float = Field(30, gt=0)
+    mail_domain: str = Field("", max_length=253)
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = Field(0, ge=0, le=65535)
+    inbound_max_bytes: int = Field(26214400, ge=1024)
+    inbound_body_chars: int = Field(100000, ge=1000)
+    reply_patterns_file: str = ""
     reminder_offsets_days: tuple[int, ...] = (30, 14, 7, 3, 1)
     ack_timeout_hours: int = Field(48, ge=1)
     mla_followup_days: int = Field(30, ge=1)
@@ -114,6 +121,16 @@ class Settings(BaseModel):
             if p.strip()
         )
 
+    @field_validator("mail_domain")
+    @classmethod
+    def _mail_domain(cls, value: str) -> str:
+        value = value.strip().lower().rstrip(".")
+        if value and not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", value
+        ):
+            raise ValueError("must be a domain name in ASCII (IDNA), e.g. mail.police.example")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -132,6 +149,12 @@ class Settings(BaseModel):
     @property
     def regimes_path(self) -> Path:
         return Path(self.regimes_file) if self.regimes_file else CONFIG_DIR / "regimes.toml"
+
+    @property
+    def reply_patterns_path(self) -> Path:
+        if self.reply_patterns_file:
+            return Path(self.reply_patterns_file)
+        return CONFIG_DIR / "reply_patterns.toml"
 
 
 def _parse_env_value(name: str, raw: str) -> object:

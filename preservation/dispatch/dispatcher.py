@@ -26,8 +26,8 @@ from preservation.dispatch import webhook as webhook_channel
 from preservation.dispatch.message import (
     DeliveryError,
     OutgoingMessage,
-    domain_of,
     idempotency_key_for,
+    message_domain,
     message_id_for,
 )
 from preservation.domain.clock import Clock
@@ -137,7 +137,7 @@ class Dispatcher:
             else:
                 outcome = "send"
                 try:
-                    message = await self.build(session, row=row, req=req)
+                    message = await self.build(session, row=row, req=req, unit=unit)
                 except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt
                     log.exception("message build failed", extra={"action": "dispatch.build_failed"})
                     message = None
@@ -175,10 +175,18 @@ class Dispatcher:
         await self.record(outbox_id, error=error, message_id=message_id)
 
     async def build(
-        self, session: AsyncSession, *, row: OutboxMessage, req: PreservationRequest
+        self,
+        session: AsyncSession,
+        *,
+        row: OutboxMessage,
+        req: PreservationRequest,
+        unit: Unit | None = None,
     ) -> OutgoingMessage:
         assert row.id is not None and req.id is not None
+        if unit is None:
+            unit = await session.get(Unit, req.unit_id)
         context, text, pdf = await self._letter(session, req)
+        unit_name = (unit.authority or unit.name) if unit is not None else ""
         return OutgoingMessage(
             outbox_id=row.id,
             request_id=req.id,
@@ -187,6 +195,9 @@ class Dispatcher:
             channel=row.channel,
             to=row.to,
             recipient_name=row.recipient_name,
+            from_name=unit_name,
+            reply_to=unit.email if unit is not None else "",
+            reply_to_name=unit_name,
             subject=email_channel.subject_for(
                 reference=req.reference, urgent=req.urgent, case_reference=req.case_reference
             ),
@@ -197,7 +208,7 @@ class Dispatcher:
             message_id=message_id_for(
                 outbox_id=row.id,
                 reference=req.reference,
-                domain=domain_of(self.settings.smtp_from),
+                domain=message_domain(self.settings),
             ),
             idempotency_key=idempotency_key_for(outbox_id=row.id, reference=req.reference),
             urgent=req.urgent,

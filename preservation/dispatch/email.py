@@ -3,18 +3,25 @@
 The Message-ID is derived from the outbox row (see message.message_id_for), so a retry after a
 lost answer or a node that died mid-delivery sends the same Message-ID again and the recipient can
 drop the repeat. Security follows settings.smtp_security: "none", "starttls" (required, not
-opportunistic) or "tls" (implicit TLS, usually port 465)."""
+opportunistic) or "tls" (implicit TLS, usually port 465).
+
+Headers: From is the operator's sender with the unit's name, Reply-To the unit's own address (a
+provider that presses Reply reaches the unit, and through it this service: docs/operations.md),
+and the Message-ID's domain is settings.mail_domain. The address headers are written by
+dispatch/addresses.py (names with commas, non-ASCII and long names parse back exactly)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
 import aiosmtplib
 
-from preservation.dispatch.message import DeliveryError, OutgoingMessage
+from preservation.dispatch import addresses
+from preservation.dispatch.message import DeliveryError, OutgoingMessage, sender_address
 from preservation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,20 +35,35 @@ def subject_for(*, reference: str, urgent: bool, case_reference: str = "") -> st
     return f"URGENT - {subject}" if urgent else subject
 
 
+#: SMTP line endings; values set with set_raw (the address headers) are written as they are.
+MAIL_POLICY = policy.SMTP.clone(refold_source="none")
+
+
 def build_email(message: OutgoingMessage, *, settings: Settings, now: datetime) -> EmailMessage:
-    """The MIME message of `message` (pure: no I/O)."""
-    mail = EmailMessage()
-    mail["From"] = settings.smtp_from
-    mail["To"] = (
-        formataddr((message.recipient_name, message.to)) if message.recipient_name else message.to
-    )
+    """The MIME message of `message` (pure: no I/O). DeliveryError(permanent) for an address
+    that cannot be written in a header (no domain, a non-ASCII local part)."""
+    # Address headers are written pre-folded (set_raw) and must be emitted as they are.
+    mail = EmailMessage(policy=MAIL_POLICY)
+    try:
+        sender = addresses.mailbox(sender_address(settings), message.from_name)
+        recipient = addresses.mailbox(message.to, message.recipient_name)
+        reply_to = (
+            addresses.mailbox(message.reply_to, message.reply_to_name) if message.reply_to else None
+        )
+    except ValueError as exc:
+        raise DeliveryError(str(exc), permanent=True) from None
+    mail.set_raw("From", addresses.header_value("From", [sender]))
+    mail.set_raw("To", addresses.header_value("To", [recipient]))
+    if reply_to is not None:
+        mail.set_raw("Reply-To", addresses.header_value("Reply-To", [reply_to]))
     mail["Subject"] = message.subject
     mail["Message-ID"] = message.message_id
     mail["Date"] = format_datetime(now)
     mail["X-Preservation-Reference"] = message.reference
     mail["X-Preservation-Idempotency-Key"] = message.idempotency_key
-    # The automated sender must not trigger auto-replies (RFC 3834), but a person may answer.
-    mail["Auto-Submitted"] = "auto-generated"
+    # No "Auto-Submitted": the letter is the officer's request, and the provider's automatic
+    # acknowledgement (its ticket number) is a reply we want (RFC 3834 asks responders to stay
+    # silent to auto-submitted mail). Nothing in this service answers mail, so no loop.
     if message.urgent:
         mail["Importance"] = "high"
         mail["X-Priority"] = "1"
@@ -61,9 +83,9 @@ async def send_email(message: OutgoingMessage, *, settings: Settings, now: datet
     security = settings.smtp_security
     try:
         errors, _ = await aiosmtplib.send(
-            mail,
-            sender=settings.smtp_from,
-            recipients=[message.to],
+            mail.as_bytes(),
+            sender=sender_address(settings),
+            recipients=[addresses.mailbox(message.to).addr_spec],
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username or None,

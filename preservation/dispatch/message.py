@@ -25,6 +25,19 @@ def domain_of(address: str) -> str:
     return domain or "localhost"
 
 
+def sender_address(settings: Any) -> str:
+    """The operator's sender address (the envelope sender and the From address), without any
+    display name that smtp_from may carry."""
+    from email.utils import parseaddr
+
+    return parseaddr(settings.smtp_from)[1] or settings.smtp_from.strip()
+
+
+def message_domain(settings: Any) -> str:
+    """The domain of our Message-IDs: settings.mail_domain, else the sender's domain."""
+    return settings.mail_domain or domain_of(sender_address(settings))
+
+
 def message_id_for(*, outbox_id: int, reference: str, domain: str) -> str:
     """Derived from the outbox row, so every retry of one row carries the same Message-ID and a
     recipient (or its mail server) recognises a repeat."""
@@ -46,6 +59,11 @@ class OutgoingMessage:
     channel: str
     to: str
     recipient_name: str = ""
+    #: The display name of From (the unit's); the address is the operator's sender.
+    from_name: str = ""
+    #: Where replies go: the unit's own e-mail (empty: no Reply-To).
+    reply_to: str = ""
+    reply_to_name: str = ""
     subject: str
     #: The letter as plain text (the e-mail body).
     text: str

@@ -17,7 +17,8 @@ from typing import Any
 
 import aiosmtplib
 
-from preservation.dispatch.message import DeliveryError, domain_of
+from preservation.dispatch import addresses
+from preservation.dispatch.message import DeliveryError, message_domain, sender_address
 from preservation.domain import deadlines as dl
 
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -51,6 +52,24 @@ def _header(value: str) -> str:
     return Header(value, "utf-8").encode().replace("\n", "\r\n")
 
 
+#: The display name of the reminders' From (the address is the operator's sender).
+FROM_NAME = "Preservation dispatcher"
+
+
+def _address_header(name: str, values: Sequence[str], *, display_name: str = "") -> str:
+    """An address header, folded (dispatch/addresses.py). An address that cannot be written in
+    a header is left out of it (the envelope still carries it: its server accepts or refuses)."""
+    mailboxes = []
+    for value in values:
+        try:
+            mailboxes.append(addresses.mailbox(value, display_name))
+        except ValueError:
+            continue
+    if not mailboxes:
+        return "undisclosed-recipients:;"
+    return addresses.header_value(name, mailboxes)
+
+
 def build_message(
     *,
     unit_id: int,
@@ -69,13 +88,13 @@ def build_message(
     (non-ASCII text in RFC 2047 words) and far below the 998-octet line limit; the body is
     7bit when ASCII with short lines, else quoted-printable UTF-8."""
     headers = [
-        ("From", settings.smtp_from),
-        ("To", ", ".join(recipients)),
+        ("From", _address_header("From", [sender_address(settings)], display_name=FROM_NAME)),
+        ("To", _address_header("To", recipients)),
         ("Subject", _header(subject)),
         ("Date", format_datetime(now)),
         (
             "Message-ID",
-            message_id(unit_id=unit_id, key=key, domain=domain_of(settings.smtp_from)),
+            message_id(unit_id=unit_id, key=key, domain=message_domain(settings)),
         ),
         ("X-Preservation-Idempotency-Key", idempotency_key(unit_id=unit_id, key=key)),
         ("X-Preservation-Reminder", kind),
@@ -140,7 +159,9 @@ class Mailer:
                     except (aiosmtplib.SMTPConnectError, OSError, TimeoutError) as exc:
                         self._unreachable = f"SMTP server unreachable: {type(exc).__name__}: {exc}"
                         raise DeliveryError(self._unreachable) from None
-                errors, _ = await smtp.sendmail(self.settings.smtp_from, list(recipients), mail)
+                errors, _ = await smtp.sendmail(
+                    sender_address(self.settings), list(recipients), mail
+                )
             except aiosmtplib.SMTPServerDisconnected as exc:
                 self._smtp = None
                 if attempt == 2:

@@ -75,7 +75,15 @@ async def test_mail_is_delivered_with_headers_and_pdf(db, settings, clock, sink,
     assert mail["Message-ID"] == f"<outbox-{provider_row}.{made.reference}@unit.police.example>"
     assert mail["Subject"].startswith("URGENT")
     assert made.reference in mail["Subject"]
-    assert mail["From"] == "dispatch@unit.police.example"
+    # From: the operator's sender with the unit's name; replies go to the unit.
+    (sender,) = mail["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Cybercrime Unit",
+        "dispatch@unit.police.example",
+    )
+    (reply_to,) = mail["Reply-To"].addresses
+    assert reply_to.addr_spec == "unit@police.example"
+    assert mail["To"].addresses[0].display_name == "Example Mail Inc."
     assert mail["X-Preservation-Reference"] == made.reference
     body = mail.get_body(preferencelist=("plain",)).get_content()
     assert made.reference in body
