@@ -67,7 +67,7 @@ def request_body() -> dict[str, Any]:
         "offence": "Computer fraud",
         "summary": "Phishing campaign; the account sent the lure e-mails.",
         "relevance": "Subscriber data and logins identify the sender.",
-        "regime": "budapest-art29",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "country": "US",
         "provider": "benchmail",
         "data_categories": ["subscriber", "traffic", "content"],

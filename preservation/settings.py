@@ -4,6 +4,7 @@ An unknown or malformed setting stops start-up with a SettingsError naming it.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,7 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from preservation.domain.instruments import Treaty, parse_treaties
 from preservation.domain.regimes import Regime, RegimeFileError, parse_regimes
+from preservation.domain.urls import AllowedHosts, parse_allowed_hosts
 from preservation.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,7 @@ class Settings(BaseModel):
     node_name: str = ""
     load_demo: bool = True
     regimes_file: str = ""
+    parties_file: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_security: Literal["none", "starttls", "tls"] = "none"
@@ -88,8 +92,29 @@ class Settings(BaseModel):
     auth_failures_per_minute: int = Field(20, ge=1)
     metrics: str = "off"
     trusted_proxies: str = ""
+    outbound_allowed_hosts: str = ""
+    header_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_seconds: float = Field(10.0, ge=0)
+    # People and sign-in (access/people.py, access/signin.py, access/oidc.py).
+    public_url: str = ""
+    token_signin: bool = True
+    session_idle_minutes: int = Field(30, ge=1, le=1440)
+    enrolment_hours: int = Field(72, ge=1, le=720)
+    password_min_length: int = Field(12, ge=8, le=128)
+    signin_lock_after: int = Field(10, ge=3, le=1000)
+    signin_lock_minutes: int = Field(15, ge=1, le=1440)
+    api_token_days: int = Field(365, ge=1, le=3650)
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
+    oidc_unit_claim: str = "unit"
+    oidc_role_claim: str = "role"
+    oidc_name_claim: str = "preferred_username"
+    oidc_require_mfa: bool = True
+    oidc_label: str = "your agency's sign-in"
 
     @field_validator("reminder_offsets_days")
     @classmethod
@@ -111,6 +136,17 @@ class Settings(BaseModel):
                     raise ValueError(f"{part!r} is not an IP address or network") from None
         return value
 
+    @field_validator("outbound_allowed_hosts")
+    @classmethod
+    def _outbound(cls, value: str) -> str:
+        parse_allowed_hosts(value)
+        return value
+
+    @property
+    def outbound_allowed(self) -> AllowedHosts:
+        """Hosts a webhook may name although they are internal (domain/urls.py)."""
+        return parse_allowed_hosts(self.outbound_allowed_hosts)
+
     @property
     def trusted_proxy_networks(self) -> tuple:  # type: ignore[type-arg]
         import ipaddress
@@ -131,6 +167,17 @@ class Settings(BaseModel):
             raise ValueError("must be a domain name in ASCII (IDNA), e.g. mail.police.example")
         return value
 
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL, or empty")
+        return value.rstrip("/")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -149,6 +196,10 @@ class Settings(BaseModel):
     @property
     def regimes_path(self) -> Path:
         return Path(self.regimes_file) if self.regimes_file else CONFIG_DIR / "regimes.toml"
+
+    @property
+    def parties_path(self) -> Path:
+        return Path(self.parties_file) if self.parties_file else CONFIG_DIR / "parties.toml"
 
     @property
     def reply_patterns_path(self) -> Path:
@@ -221,3 +272,18 @@ def load_regimes(path: Path | None = None) -> dict[str, Regime]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RegimeFileError(f"{path}: cannot read the regimes file: {exc}") from None
     return parse_regimes(data, source=str(path))
+
+
+@functools.lru_cache(maxsize=8)
+def load_treaties(path: Path | None = None) -> dict[str, Treaty]:
+    """Read and validate the treaty Parties at `path` (default: config/parties.toml); read once
+    per path (the file changes only with a release or an operator's edit and a restart)."""
+    path = CONFIG_DIR / "parties.toml" if path is None else Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        return parse_treaties(data)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: parties file not found") from None
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise SettingsError(f"{path}: cannot read the parties file: {exc}") from None

@@ -142,7 +142,18 @@ async def tokens(client, clock: FrozenClock) -> dict[str, str]:  # type: ignore[
         out["other_officer"] = await create_token(
             session, unit="beta", role="officer", user="officer-b", now=clock.now()
         )
+        # The requesting State (required to submit): Cyprus, a Party to the Convention on
+        # Cybercrime (config/parties.toml).
+        from sqlalchemy import update
+
+        from preservation.storage.models import Unit
+
+        await session.execute(update(Unit).values(country=UNIT_COUNTRY))
     return out
+
+
+#: The test units' country (the requesting State).
+UNIT_COUNTRY = "CY"
 
 
 def auth(token: str) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, contact_public
 from preservation.directory.snapshot import contacts_for_country, get_provider
+from preservation.domain import instruments as inst
+from preservation.domain.instruments import Instrument, ProviderFacts, Treaty
+from preservation.domain.regimes import Regime
 from providers.models import Provider, provider_public
 
 
@@ -23,6 +27,19 @@ class Recipient:
     to: str
     name: str = ""
     contact_id: int | None = None
+    #: The legal instrument this recipient's letter rests on (None when not decided: look-up).
+    instrument: Instrument | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Laws:
+    """What the choice of instruments needs: the regimes, the treaties' Parties, the requesting
+    unit's State and the instrument the officer asked for (None: the service chooses)."""
+
+    regimes: Mapping[str, Regime]
+    treaties: Mapping[str, Treaty]
+    unit_country: str | None
+    requested: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +52,8 @@ class Route:
     provider: dict[str, Any] | None = None
     country: str | None = None
     contacts: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: The main addressee's instrument (or, with nobody to send to, the one that would apply).
+    instrument: Instrument | None = None
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -57,6 +76,7 @@ async def route_request(
     copy_to_poc: bool,
     today: date,
     staleness_days: int,
+    laws: Laws | None = None,
 ) -> Route:
     """Decide who receives a preservation request (UNODC practitioners' guidance):
 
@@ -76,7 +96,23 @@ async def route_request(
         copy_to_poc=copy_to_poc,
         today=today,
         staleness_days=staleness_days,
+        laws=laws,
     )
+
+
+def provider_facts(provider: Provider) -> ProviderFacts:
+    return ProviderFacts(
+        name=provider.name,
+        country=provider.country,
+        accepts_foreign_direct=provider.accepts_foreign_direct,
+        policy_source=_source_url(provider.source),
+    )
+
+
+def _source_url(source: Any) -> str:
+    if isinstance(source, dict):
+        return str(source.get("url") or "")
+    return str(source or "")
 
 
 def decide_route(
@@ -88,11 +124,65 @@ def decide_route(
     today: date,
     staleness_days: int,
     with_views: bool = True,
+    laws: Laws | None = None,
 ) -> Route:
     """``route_request`` on rows already read (pure): ``contacts`` are the country's, those
     accepting preservation requests first, then by id (the directory snapshot gives them so).
     ``with_views=False`` leaves ``Route.provider`` and ``Route.contacts`` empty (a caller that
-    renders its own views saves the work)."""
+    renders its own views saves the work).
+
+    With ``laws``, the route and the instruments are decided together: every recipient carries
+    the instrument its letter rests on (domain/instruments.py), and an instrument the officer
+    asked for steers the route (an Art. 29 request goes to the point of contact even where the
+    provider takes requests itself; an EPOC-PR goes to the provider alone)."""
+    route = _decide(
+        provider=provider,
+        contacts=contacts,
+        country=country,
+        copy_to_poc=copy_to_poc,
+        today=today,
+        staleness_days=staleness_days,
+        with_views=with_views,
+        laws=laws,
+    )
+    return route if laws is None else _with_instruments(route, provider=provider, laws=laws)
+
+
+def _with_instruments(route: Route, *, provider: Provider | None, laws: Laws) -> Route:
+    facts = provider_facts(provider) if provider is not None else None
+
+    def choose(role: str) -> Instrument:
+        if role == "provider" and facts is not None:
+            return inst.for_provider(
+                unit_country=laws.unit_country,
+                provider=facts,
+                regimes=laws.regimes,
+                requested=laws.requested,
+            )
+        return inst.for_poc(
+            unit_country=laws.unit_country,
+            requested_country=route.country,
+            regimes=laws.regimes,
+            treaties=laws.treaties,
+        )
+
+    recipients = tuple(replace(r, instrument=choose(r.role)) for r in route.recipients)
+    main = recipients[0].instrument if recipients else choose("poc")
+    return replace(route, recipients=recipients, instrument=main)
+
+
+def _decide(
+    *,
+    provider: Provider | None,
+    contacts: list[Contact],
+    country: str | None,
+    copy_to_poc: bool,
+    today: date,
+    staleness_days: int,
+    with_views: bool,
+    laws: Laws | None,
+) -> Route:
+    requested = laws.requested if laws is not None else None
     usable = [c for c in contacts if c.accepts_preservation and c.emails]
     provider_public_view = (
         provider_public(provider, today=today, max_age_days=staleness_days).model_dump(mode="json")
@@ -103,11 +193,21 @@ def decide_route(
         contact_public(c, today=today, max_age_days=staleness_days).model_dump(mode="json")
         for c in (contacts if with_views else ())
     )
-    direct = (
-        provider is not None
-        and provider.accepts_foreign_direct is True
-        and (provider.portal_url or provider.le_email)
+    has_address = provider is not None and bool(provider.portal_url or provider.le_email)
+    epoc = requested == inst.EPOC_PR
+    own_state = (
+        laws is not None
+        and provider is not None
+        and provider.country is not None
+        and provider.country == laws.unit_country
     )
+    direct = has_address and (
+        epoc or own_state or (provider is not None and provider.accepts_foreign_direct is True)
+    )
+    if requested in (inst.BUDAPEST, inst.POC_COOPERATION):
+        # The officer asked for the treaty route: the point of contact, the provider named as
+        # custodian in the letter.
+        direct = False
     if direct:
         assert provider is not None
         if provider.portal_url:
@@ -117,16 +217,24 @@ def decide_route(
             channel, to = "email", provider.le_email or ""
             how = f"at its law-enforcement address ({provider.le_email})"
         recipients = [Recipient(role="provider", channel=channel, to=to, name=provider.name)]
-        copies = usable if copy_to_poc else []
+        # An EPOC-PR goes to the provider alone: the executing State's point of contact has no
+        # part in that procedure; a domestic order goes to the provider alone as well.
+        copies = usable if copy_to_poc and not epoc and not own_state else []
         recipients += [
             Recipient(
                 role="copy", channel="email", to=_first(c.emails), name=c.authority, contact_id=c.id
             )
             for c in copies
         ]
-        why = (
-            f"{provider.name} takes preservation requests from foreign authorities directly, {how}"
-        )
+        if epoc:
+            why = f"an EPOC-PR is addressed to {provider.name} itself, {how}"
+        elif own_state:
+            why = f"{provider.name} is in the unit's own State: the request goes to it {how}"
+        else:
+            why = (
+                f"{provider.name} takes preservation requests from foreign authorities directly,"
+                f" {how}"
+            )
         if copies:
             why += f"; the 24/7 point of contact of {country} is copied."
         elif copy_to_poc and country:
@@ -143,7 +251,15 @@ def decide_route(
             country=country,
             contacts=contact_views,
         )
-    if provider is None:
+    if requested in (inst.BUDAPEST, inst.POC_COOPERATION):
+        reason = "An Art. 29 request goes from State to State" if requested == inst.BUDAPEST else (
+            "A request through the point of contact was asked for"
+        )
+    elif epoc:
+        reason = (
+            f"{provider.name if provider else 'No provider'} has no address on file for an EPOC-PR"
+        )
+    elif provider is None:
         reason = "No provider is named"
     elif provider.accepts_foreign_direct is False:
         reason = (
@@ -155,7 +271,7 @@ def decide_route(
         )
     else:
         reason = f"{provider.name} has no portal or law-enforcement address on file"
-    if usable:
+    if usable and not epoc:
         poc = usable[0]
         why = f"{reason}: send to the 24/7 point of contact of {country} (Budapest Convention Art. 35)."
         return Route(

@@ -34,7 +34,7 @@ from preservation.domain.clock import Clock
 from preservation.domain.lifecycle import Status
 from preservation.domain.regimes import Regime
 from preservation.requests import delivery, outbox
-from preservation.requests.letters import letter_parts
+from preservation.requests.letters import letter_parts, outbox_recipient
 from preservation.runtime.context import Context, Runtime
 from preservation.settings import Settings, load_regimes
 from preservation.storage import claims
@@ -79,13 +79,15 @@ class Dispatcher:
         self.policy = retry_policy(settings)
         self.concurrency = concurrency
         self.webhook_timeout_seconds = webhook_timeout_seconds
+        #: How webhook hosts are resolved at sending (None: the system's resolver).
+        self.resolve: webhook_channel.outbound.Resolver | None = None
         self.senders: dict[str, Sender] = {"email": self._email, "webhook": self._webhook}
         # The letter of a request is rendered once per version, not once per recipient and
         # attempt (a PDF takes a good fraction of a second).
-        self._letters: OrderedDict[tuple[int, int], tuple[dict[str, Any], str, bytes | None]] = (
+        self._letters: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], str, bytes | None]] = (
             OrderedDict()
         )
-        self._letter_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._letter_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
 
     @property
     def ctx(self) -> Context:
@@ -160,8 +162,12 @@ class Dispatcher:
             return
         error: str | None = None
         message_id = ""
+        # A message that cannot be built, or a destination the service may not send to, fails
+        # at once with an alert: a retry would meet the same wall for hours.
+        final = False
         if message is None:
             error = outcome.removeprefix("error:")
+            final = True
         else:
             try:
                 message_id = await self.senders[row.channel](message, unit)
@@ -169,10 +175,11 @@ class Dispatcher:
                 error = f"unknown channel {row.channel!r}"
             except DeliveryError as exc:
                 error = exc.reason
+                final = exc.final
             except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt
                 log.exception("channel failed", extra={"action": "dispatch.channel_error"})
                 error = f"{type(exc).__name__}: {exc}"
-        await self.record(outbox_id, error=error, message_id=message_id)
+        await self.record(outbox_id, error=error, message_id=message_id, final=final)
 
     async def build(
         self,
@@ -185,7 +192,7 @@ class Dispatcher:
         assert row.id is not None and req.id is not None
         if unit is None:
             unit = await session.get(Unit, req.unit_id)
-        context, text, pdf = await self._letter(session, req)
+        context, text, pdf = await self._letter(session, req, row)
         unit_name = (unit.authority or unit.name) if unit is not None else ""
         return OutgoingMessage(
             outbox_id=row.id,
@@ -216,15 +223,17 @@ class Dispatcher:
         )
 
     async def _letter(
-        self, session: AsyncSession, req: PreservationRequest
+        self, session: AsyncSession, req: PreservationRequest, row: OutboxMessage
     ) -> tuple[dict[str, Any], str, bytes | None]:
+        """The letter `row`'s recipient gets (each recipient's rests on its own instrument)."""
         assert req.id is not None
-        key = (req.id, req.version)
+        recipient = outbox_recipient(row)
+        key = (req.id, req.version, row.role, (row.instrument or {}).get("key"))
         lock = self._letter_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._letters:
                 self._letters[key] = await letter_parts(
-                    session, req, regimes=self.regimes, now=self.clock.now()
+                    session, req, regimes=self.regimes, now=self.clock.now(), recipient=recipient
                 )
                 while len(self._letters) > LETTER_CACHE_SIZE:
                     old, _ = self._letters.popitem(last=False)
@@ -244,10 +253,15 @@ class Dispatcher:
             secret=unit.webhook_secret,
             now=self.clock.now(),
             timeout_seconds=self.webhook_timeout_seconds,
+            allowed=self.settings.outbound_allowed,
+            resolve=self.resolve,
         )
 
-    async def record(self, outbox_id: int, *, error: str | None, message_id: str) -> None:
-        """In a new transaction: complete, or retry with back-off, or fail with an alert."""
+    async def record(
+        self, outbox_id: int, *, error: str | None, message_id: str, final: bool = False
+    ) -> None:
+        """In a new transaction: complete, or retry with back-off, or fail with an alert (at
+        once when `final`)."""
         now = self.clock.now()
         woke = False
         async with self.db.write() as session:
@@ -302,7 +316,7 @@ class Dispatcher:
                     session,
                     OutboxMessage,
                     outbox_id,
-                    attempts=row.attempts,
+                    attempts=self.policy.max_attempts if final else row.attempts,
                     error=error,
                     now=now,
                     policy=self.policy,

@@ -18,6 +18,7 @@ from typing import Any
 import pytz
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from preservation.documents.wording import custodian_text, law_paragraphs
 from preservation.errors import InvalidInput, Unavailable
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -150,8 +151,11 @@ def letter_context(
     creator: str,
     provider: dict[str, Any] | None,
     now: datetime,
+    instrument: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates print, JSON-safe (the JSON format is this dict)."""
+    """Everything the templates print, JSON-safe (the JSON format is this dict). `instrument`
+    is the instrument of the recipient the letter is for (default: the request's regime)."""
+    instrument = instrument or {"key": regime.key, "citation": regime.basis, "why": ""}
     dated = req.submitted_at or now
     items = []
     for row in identifiers:
@@ -194,14 +198,25 @@ def letter_context(
         "offence": req.offence,
         "summary": req.summary,
         "relevance": req.relevance,
+        "necessity": getattr(req, "necessity", "") or "",
         "country": req.country,
         "provider": {
             "name": provider.get("name"),
             "country": provider.get("country"),
             "entity_by_region": provider.get("entity_by_region"),
+            "entity": provider.get("entity"),
         }
         if provider
         else None,
+        "custodian": custodian_text(provider, country=req.country),
+        "instrument": dict(instrument),
+        "law": law_paragraphs(
+            instrument=instrument,
+            regime=regime,
+            provider=provider,
+            data_categories=list(req.data_categories or []),
+            mla_to_follow=req.mla_to_follow,
+        ),
         "data_categories": [CATEGORY_LABELS.get(c, c) for c in (req.data_categories or [])],
         "identifiers": items,
         "regime": {

@@ -7,7 +7,7 @@ pure: `parse_regimes` does the strict validation of the parsed table;
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -38,6 +38,34 @@ class OnMla(StrEnum):
     NO_CHANGE = "no_change"
 
 
+class Channel(StrEnum):
+    #: The requested State's 24/7 point of contact (Budapest Convention Art. 35).
+    POC = "poc"
+    #: The provider itself (its portal or law-enforcement address).
+    PROVIDER = "provider"
+    #: The EU's decentralised IT system (Regulation (EU) 2023/1543, Art. 19): drafted here,
+    #: transmitted by the national system.
+    EU_SYSTEM = "eu-system"
+    #: Any channel (a domestic order).
+    ANY = "any"
+
+
+class HoldStarts(StrEnum):
+    #: The hold pending the decision starts when the formal request is sent.
+    MLA_SENT = "mla_sent"
+    #: It starts when the requested State confirms receipt of the MLA request (Art. 29(7)).
+    MLA_RECEIVED = "mla_received"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateLimit:
+    """The requested State's own law limits how long it keeps the data, whatever the treaty says:
+    a practical end date `days` after the preservation, citing `citation`."""
+
+    days: int
+    citation: str
+
+
 class RegimeFileError(SettingsError):
     """The regimes table is missing, unreadable or malformed."""
 
@@ -62,6 +90,27 @@ class Regime:
     applies_from: date | None = None
     template: bool = False
     notes: str = ""
+    #: The provision the request rests on, printed as its legal basis (Art. 29(1), not 29(7)).
+    basis: str = ""
+    #: Who may receive a request under this instrument.
+    channel: Channel = Channel.ANY
+    #: Parties list (config/parties.toml) that both the requesting and the requested State must
+    #: be on, or "" when the instrument is not a treaty between States.
+    parties: str = ""
+    #: Only units of these States may use it (us-2703f: "US"); empty = any.
+    requesting_countries: tuple[str, ...] = ()
+    #: False for an instrument not in force yet (CETS 224): never chosen, refused when asked for.
+    in_force: bool = True
+    #: What starts the hold pending the decision on the formal request (when on_mla holds).
+    hold_starts: HoldStarts = HoldStarts.MLA_SENT
+    #: The period is the provider's published period when it has one (provider-policy); the
+    #: table's own period only stands in when the provider publishes none.
+    period_from_provider: bool = False
+    #: What the letter asks for besides preservation: "art30" (expedited disclosure of traffic
+    #: data, Art. 30), "art29-6" (tell us if preservation would alert the user, Art. 29(6)).
+    asks: tuple[str, ...] = ()
+    #: Requested States whose own law limits the hold (ISO code -> StateLimit).
+    state_limits: dict[str, StateLimit] = field(default_factory=dict)
 
     @property
     def holds_until_decision(self) -> bool:
@@ -92,7 +141,17 @@ _FIELDS: dict[str, tuple[str, bool]] = {
     "applies_from": ("a date (YYYY-MM-DD)", False),
     "template": ("true or false", False),
     "notes": (_STR, False),
+    "basis": (_STR, False),
+    "channel": ("one of " + ", ".join(repr(k.value) for k in Channel), False),
+    "parties": (_STR, False),
+    "requesting_countries": ("a list of ISO 3166-1 alpha-2 codes", False),
+    "in_force": ("true or false", False),
+    "hold_starts": ("one of " + ", ".join(repr(k.value) for k in HoldStarts), False),
+    "period_from_provider": ("true or false", False),
+    "asks": ("a list of 'art30', 'art29-6'", False),
+    "state_limits": ("a table of ISO code = {days, citation}", False),
 }
+_ASKS = frozenset({"art30", "art29-6"})
 _NON_EMPTY = frozenset({"name", "citation"})
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -169,12 +228,30 @@ def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
             if isinstance(value, datetime) or not isinstance(value, date):
                 raise bad()
             values[name] = value
-        elif name == "template":
+        elif name in ("template", "in_force", "period_from_provider"):
             if not isinstance(value, bool):
                 raise bad()
             values[name] = value
+        elif name == "requesting_countries":
+            if not isinstance(value, list) or not all(
+                isinstance(c, str) and len(c) == 2 and c.isalpha() and c.isupper() for c in value
+            ):
+                raise bad()
+            values[name] = tuple(value)
+        elif name == "asks":
+            if not isinstance(value, list) or not set(value) <= _ASKS:
+                raise bad()
+            values[name] = tuple(value)
+        elif name == "state_limits":
+            values[name] = _state_limits(value, bad)
         else:
-            enum = {"period_kind": PeriodKind, "starts_from": StartEvent, "on_mla": OnMla}[name]
+            enum = {
+                "period_kind": PeriodKind,
+                "starts_from": StartEvent,
+                "on_mla": OnMla,
+                "channel": Channel,
+                "hold_starts": HoldStarts,
+            }[name]
             try:
                 values[name] = enum(value)
             except ValueError:
@@ -182,4 +259,28 @@ def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
 
     if values["max_extensions"] > 0 and values["extension_days"] == 0:
         raise fail("extension_days", "must be positive when max_extensions is above 0")
+    if not values.get("basis"):
+        values["basis"] = values["citation"]
     return Regime(key=key, **values)
+
+
+def _state_limits(value: Any, bad: Any) -> dict[str, StateLimit]:
+    if not isinstance(value, Mapping):
+        raise bad()
+    out = {}
+    for code, limit in value.items():
+        if not (
+            isinstance(code, str)
+            and len(code) == 2
+            and code.isupper()
+            and isinstance(limit, Mapping)
+            and set(limit) == {"days", "citation"}
+            and isinstance(limit["days"], int)
+            and not isinstance(limit["days"], bool)
+            and limit["days"] > 0
+            and isinstance(limit["citation"], str)
+            and limit["citation"].strip()
+        ):
+            raise bad()
+        out[code] = StateLimit(days=limit["days"], citation=limit["citation"].strip())
+    return out

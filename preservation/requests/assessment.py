@@ -10,20 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from preservation.directory import routing
 from preservation.documents.letter import available_languages
+from preservation.domain import instruments
 from preservation.domain.regimes import Regime
 from preservation.errors import InvalidInput
 from preservation.requests.checklist import checklist
 from preservation.runtime.context import Context
+from preservation.settings import load_treaties
 from preservation.storage.models import (
     PreservationRequest,
     Unit,
 )
 
-#: Member States bound by Regulation (EU) 2023/1543: the EU less Denmark, which does not take
-#: part in measures of this kind (Protocol No 22 to the Treaties) and is not bound by it.
-EPOC_STATES = frozenset(
-    "AT BE BG HR CY CZ EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EPOC_STATES = instruments.EPOC_STATES
 
 
 def resolve_regime(ctx: Context, key: str, *, field: str = "regime") -> Regime:
@@ -73,15 +71,10 @@ def regime_warnings(regime: Regime, *, country: str | None, now: datetime) -> li
     out = []
     if regime.applies_from is not None and now.date() < regime.applies_from:
         out.append(f"{regime.citation} applies only from {regime.applies_from.isoformat()}")
-    if country and regime.key == "us-2703f" and country != "US":
+    if regime.template:
         out.append(
-            f"{regime.citation} binds providers in the United States; the requested country is"
-            f" {country}: check the regime"
-        )
-    if country and regime.key == "eu-epoc-pr" and country not in EPOC_STATES:
-        out.append(
-            f"{regime.citation}: an EPOC-PR is addressed to a provider's establishment in a Member"
-            f" State bound by the Regulation; {country} is not one: check the regime"
+            f"{regime.key!r} is a template: the operator copies and adapts it in the regimes file"
+            " (the national provision, period and renewals) before a request can rest on it"
         )
     return out
 
@@ -127,16 +120,20 @@ def route_warnings(route: routing.Route, *, confidential: bool, regime: Regime) 
             )
     if not route.recipients:
         out.append(f"no recipient: {route.why}")
-    if (
-        regime.key == "budapest-art29"
-        and route.country
-        and not any(c.get("network") == "24/7" for c in route.contacts)
-    ):
-        out.append(
-            f"no 24/7 point of contact of {route.country} is on file: check that {route.country}"
-            " is a Party to the Convention on Cybercrime (Art. 35)"
-        )
+    for r in route.recipients:
+        if r.instrument is not None and r.instrument.key == instruments.POC_COOPERATION:
+            out.append(f"the letter to {r.name or r.to} cites no treaty: {r.instrument.why}")
     return out
+
+
+def laws_for(req: PreservationRequest, *, unit: Any, ctx: Context) -> routing.Laws:
+    """What the choice of instruments needs for `req` of `unit`."""
+    return routing.Laws(
+        regimes=ctx.regimes,
+        treaties=load_treaties(ctx.settings.parties_path),
+        unit_country=getattr(unit, "country", None),
+        requested=req.regime if req.regime_asked else None,
+    )
 
 
 async def resolve_route(
@@ -149,6 +146,7 @@ async def resolve_route(
         copy_to_poc=unit.copy_to_poc,
         today=ctx.clock.now().date(),
         staleness_days=ctx.settings.staleness_days,
+        laws=laws_for(req, unit=unit, ctx=ctx),
     )
 
 
@@ -158,10 +156,45 @@ def stored_route(route: routing.Route) -> dict[str, Any]:
         "country": route.country,
         "provider_name": (route.provider or {}).get("name"),
         "recipients": [
-            {"role": r.role, "channel": r.channel, "to": r.to, "name": r.name}
+            {
+                "role": r.role,
+                "channel": r.channel,
+                "to": r.to,
+                "name": r.name,
+                "instrument": r.instrument.public() if r.instrument else None,
+            }
             for r in route.recipients
         ],
+        "instrument": route.instrument.public() if route.instrument else None,
     }
+
+
+def choose_regime(req: PreservationRequest, route: routing.Route, *, unit: Any, ctx: Context) -> None:
+    """The request's instrument: the one the officer asked for, checked against the route and
+    the unit's State (422 naming `regime`), or the main addressee's as the route decided it."""
+    if req.regime_asked:
+        provider = route.provider or {}
+        facts = (
+            instruments.ProviderFacts(
+                name=str(provider.get("name") or req.provider),
+                country=provider.get("country"),
+                accepts_foreign_direct=provider.get("accepts_foreign_direct"),
+            )
+            if req.provider
+            else None
+        )
+        instruments.check_requested(
+            req.regime,
+            regimes=ctx.regimes,
+            unit_country=getattr(unit, "country", None),
+            direct=any(r.role == "provider" for r in route.recipients),
+            provider=facts,
+            requested_country=route.country,
+            treaties=load_treaties(ctx.settings.parties_path),
+        )
+        resolve_regime(ctx, req.regime)
+    elif route.instrument is not None:
+        req.regime = route.instrument.key
 
 
 def apply_assessment(
@@ -173,8 +206,10 @@ def apply_assessment(
     unit: Any,
     ctx: Context,
 ) -> None:
-    """Store `route`, the checklist and the warnings of the request as it stands (pure)."""
-    regime = resolve_regime(ctx, req.regime)
+    """Store `route`, the instrument, the checklist and the warnings of the request as it stands
+    (pure)."""
+    choose_regime(req, route, unit=unit, ctx=ctx)
+    regime = ctx.regimes[req.regime]
     req.route = stored_route(route)
     req.checklist = checklist(
         req, identifiers=identifiers, unit=unit, provider_country=route.country

@@ -34,6 +34,7 @@ EDITABLE = (
     "offence",
     "summary",
     "relevance",
+    "necessity",
     "regime",
     "country",
     "provider",
@@ -62,13 +63,12 @@ async def patch_in_session(
     if req.status != Status.DRAFT:
         raise Conflict(f"request {req.reference} is {req.status}: only drafts can be changed")
     given = change.model_dump(exclude_unset=True)
-    for name in ("regime", "lang"):
-        if name in given and given[name] is None:
-            raise InvalidInput(name, "may not be null")
+    if "lang" in given and given["lang"] is None:
+        raise InvalidInput("lang", "may not be null")
     for name in ("urgent", "confidential", "mla_to_follow", "data_categories", "identifiers"):
         if name in given and given[name] is None:
             raise InvalidInput(name, "may not be null")
-    if "regime" in given:
+    if given.get("regime") is not None:
         resolve_regime(ctx, given["regime"])
     if "lang" in given:
         check_lang(given["lang"])
@@ -80,13 +80,28 @@ async def patch_in_session(
         parsed = parse_identifiers(change.identifiers or [], ctx=ctx, now=now)
 
     changed: list[str] = []
+    if "regime" in given:
+        # null hands the choice back to the service (from the route and the unit's State).
+        asked = given["regime"] is not None
+        if asked != req.regime_asked:
+            req.regime_asked = asked
+            changed.append("regime_asked")
+        if not asked:
+            given.pop("regime")
     for name in EDITABLE:
         if name not in given:
             continue
         value = given[name]
         if isinstance(value, str) and name not in ("country", "provider"):
             value = value.strip()
-        if name in ("case_reference", "offence", "summary", "relevance", "urgency_reason"):
+        if name in (
+            "case_reference",
+            "offence",
+            "summary",
+            "relevance",
+            "necessity",
+            "urgency_reason",
+        ):
             value = value or ""
         if getattr(req, name) != value:
             setattr(req, name, value)

@@ -37,6 +37,17 @@ CHECKS = (
         fields=("relevance",),
     ),
     CheckItem(
+        key="necessity",
+        label="Why the data must be preserved now (Convention on Cybercrime Art. 29(2)(e))",
+        fields=("necessity",),
+    ),
+    CheckItem(
+        key="custodian",
+        label="The custodian of the data: the provider as a legal entity, or the requested State",
+        fields=("provider",),
+        required=False,
+    ),
+    CheckItem(
         key="mla_to_follow",
         label="A statement that a mutual legal assistance request for disclosure will follow",
         fields=("mla_to_follow",),
@@ -62,22 +73,33 @@ CHECKS = (
         label="Contact details of the unit: official e-mail and telephone (unit profile)",
         fields=("unit.email", "unit.phone"),
     ),
+    CheckItem(
+        key="requesting_state",
+        label="The requesting State: the unit's country (unit profile)",
+        fields=("unit.country",),
+    ),
 )
 
 
 def checklist(
     req: PreservationRequest, *, identifiers: int, unit: Any, provider_country: str | None
 ) -> dict[str, Any]:
-    """The UNODC practitioners' checklist (basic facts, data, relevance, MLA to follow,
-    confidentiality, urgency, contact details) for the request as it stands."""
+    """The contents Art. 29(2) of the Convention on Cybercrime asks of a preservation request
+    ((a) the requesting authority and State, (b) offence and facts, (c) the data and their
+    relevance, (d) the custodian, (e) the necessity, (f) the MLA request to follow) with the
+    UNODC practitioners' tips (confidentiality, urgency, contact details), for the request as it
+    stands."""
     ok = {
         "basic_facts": bool(req.offence.strip() and req.summary.strip()),
         "data_description": identifiers > 0,
         "relevance": bool(req.relevance.strip()),
+        "necessity": bool((req.necessity or "").strip()),
+        "custodian": bool(req.provider),
         "mla_to_follow": req.mla_to_follow,
         "confidentiality": req.confidential,
         "urgency_reason": (not req.urgent) or bool(req.urgency_reason.strip()),
         "requested_state": bool(req.country or provider_country),
+        "requesting_state": bool(getattr(unit, "country", None)),
         "contact_details": bool(unit.email.strip() and unit.phone.strip()),
     }
     items = [

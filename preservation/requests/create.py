@@ -40,6 +40,7 @@ from preservation.requests.assessment import (
     apply_assessment,
     check_lang,
     identifier_warnings,
+    laws_for,
     resolve_regime,
     unknown_provider,
 )
@@ -79,7 +80,9 @@ _REQUEST = PreservationRequest.__table__
 _INSERT_REQUEST = insert(_REQUEST).returning(_REQUEST.c.id)
 _INSERT_IDENTIFIERS = insert(RequestIdentifier.__table__)
 _INSERT_EVENTS = insert(AuditEvent.__table__)
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+_INSERT_OUTBOX_IDS = insert(OutboxMessage.__table__).returning(
+    OutboxMessage.__table__.c.id, sort_by_parameter_order=True
+)
 _INSERT_REMINDERS = insert(Reminder.__table__)
 
 
@@ -108,7 +111,8 @@ class Created:
 def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
     """Check the regime, the letter language and every identifier (422 naming each field)."""
     now = ctx.clock.now()
-    resolve_regime(ctx, data.regime)
+    if data.regime is not None:
+        resolve_regime(ctx, data.regime)
     check_lang(data.lang)
     parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
     return PreparedCreate(data=data, identifiers=tuple(parsed), now=now)
@@ -146,7 +150,9 @@ async def _directory(
     return _Directory(provider=provider, country=country, contacts=contacts, snapshot=snapshot)
 
 
-def _route(found: _Directory, *, unit: Any, ctx: Context, now: datetime) -> Route:
+def _route(
+    found: _Directory, req: PreservationRequest, *, unit: Any, ctx: Context, now: datetime
+) -> Route:
     snapshot = found.snapshot
     route = decide_route(
         provider=found.provider,
@@ -156,6 +162,7 @@ def _route(found: _Directory, *, unit: Any, ctx: Context, now: datetime) -> Rout
         today=now.date(),
         staleness_days=ctx.settings.staleness_days,
         with_views=snapshot is None,
+        laws=laws_for(req, unit=unit, ctx=ctx),
     )
     if snapshot is None:
         return route
@@ -234,7 +241,9 @@ async def create_in_session(
         offence=data.offence.strip(),
         summary=data.summary.strip(),
         relevance=data.relevance.strip(),
-        regime=data.regime,
+        necessity=data.necessity.strip(),
+        regime=data.regime or "",
+        regime_asked=data.regime is not None,
         country=data.country,
         provider=data.provider,
         data_categories=list(data.data_categories),
@@ -246,7 +255,7 @@ async def create_in_session(
         created_at=now,
         updated_at=now,
     )
-    route = _route(found, unit=unit, ctx=ctx, now=now)
+    route = _route(found, req, unit=unit, ctx=ctx, now=now)
     identifiers = [SimpleNamespace(**v) for v in identifier_values(None, parsed)]
     apply_assessment(
         req,
@@ -258,7 +267,7 @@ async def create_in_session(
     )
     planned: list[Any] = []
     if data.submit:
-        check_submittable(req, route)
+        check_submittable(req, route, regimes=ctx.regimes)
         mark_submitted(req, now=now)
         planned = reminders.plan_new(
             req, ctx=ctx, policy=reminders.policy_of(found.provider), now=now
@@ -292,7 +301,10 @@ async def create_in_session(
         rows = reminders.new_rows(unit_id=req.unit_id, request_id=req.id, planned=planned, now=now)
     await session.execute(_INSERT_EVENTS, audit.chain(req.id, events))
     if outbox:
-        await session.execute(_INSERT_OUTBOX, outbox)
+        # The rows' ids name each recipient's letter (`?recipient=`) in the answer.
+        ids = (await session.execute(_INSERT_OUTBOX_IDS, outbox)).scalars().all()
+        for values, row_id in zip(outbox, ids, strict=True):
+            values["id"] = row_id
     if rows:
         await session.execute(_INSERT_REMINDERS, rows)
 

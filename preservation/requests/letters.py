@@ -34,7 +34,43 @@ async def provider_view(session: AsyncSession, slug: str | None) -> dict[str, An
         "name": provider.name,
         "country": provider.country,
         "entity_by_region": getattr(provider, "entity_by_region", None),
+        "preservation_days": provider.preservation_days,
+        "entities": getattr(provider, "entities", None),
     }
+
+
+#: The European Economic Area (EU Member States, Iceland, Liechtenstein, Norway): providers name
+#: their entity for users there "EEA" or "European Region".
+EEA = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
+
+
+def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> dict[str, Any] | None:
+    """The provider's legal entity for the users of `region` (the requesting unit's country: the
+    place the investigated users most likely are), from the directory's entities per region; None
+    when the directory names none. Keys tried: the country, "EEA"/"European Region" for a
+    country in the EEA, then "default"."""
+    if not provider:
+        return None
+    keys = [region] if region else []
+    if region in EEA:
+        keys += ["EEA", "European Region", "EU"]
+    keys += ["default"]
+    entities = provider.get("entities") or []
+    for key in keys:
+        for entity in entities:
+            if isinstance(entity, dict) and entity.get("region") == key and entity.get("name"):
+                return {
+                    "name": entity["name"],
+                    "address": entity.get("address") or "",
+                    "region": key,
+                }
+    by_region = provider.get("entity_by_region") or {}
+    for key in keys:
+        if by_region.get(key):
+            return {"name": by_region[key], "address": "", "region": key}
+    return None
 
 
 def regime_of(req: PreservationRequest, regimes: dict[str, Regime]) -> Regime:
@@ -44,18 +80,41 @@ def regime_of(req: PreservationRequest, regimes: dict[str, Regime]) -> Regime:
     return regime
 
 
+def recipients_of(req: PreservationRequest) -> list[dict[str, Any]]:
+    """The recipients decided when the request was assessed, each with its instrument."""
+    return [
+        {k: r.get(k) for k in ("role", "channel", "to", "name", "instrument")}
+        for r in (req.route or {}).get("recipients", [])
+    ]
+
+
 async def letter_context_for(
     session: AsyncSession,
     req: PreservationRequest,
     *,
     regimes: dict[str, Regime],
     now: datetime,
+    recipient: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The letter's context (also its JSON form) for `req` as it stands. The recipients are the
-    route decided when it was assessed (for a submitted request: the rows it was sent to)."""
+    """The letter's context (also its JSON form) for `req` as it stands, as `recipient` gets it
+    (a dict with role, channel, to, name, instrument; default: the main addressee). Each
+    recipient's letter rests on its own instrument: the provider's under its policy, the point
+    of contact's under Art. 29 naming the provider as custodian."""
 
     assert req.id is not None
-    regime = regime_of(req, regimes)
+    everyone = recipients_of(req)
+    if recipient is None:
+        recipient = next((r for r in everyone if r.get("role") in ("provider", "poc")), None)
+    instrument = (recipient or {}).get("instrument") or None
+    regime = regimes.get(instrument["key"]) if instrument and instrument.get("key") else None
+    if regime is None:
+        regime = regime_of(req, regimes)
+        instrument = None
+    if recipient is not None and recipient.get("role") == "copy":
+        # The point of contact's own letter: addressed to it, nobody in copy.
+        shown = [{**recipient, "role": "poc"}]
+    else:
+        shown = everyone
     unit = await session.get(Unit, req.unit_id)
     creator = await session.get(User, req.created_by)
     identifiers = list(
@@ -67,25 +126,31 @@ async def letter_context_for(
             )
         ).scalars()
     )
+    provider = await provider_view(session, req.provider)
+    if provider is not None:
+        provider["entity"] = custodian_entity(provider, region=getattr(unit, "country", None))
     return letter_context(
         req=req,
         identifiers=identifiers,
         unit=unit,
         regime=regime,
-        recipients=[
-            {k: r.get(k) for k in ("role", "channel", "to", "name")}
-            for r in (req.route or {}).get("recipients", [])
-        ],
+        recipients=shown,
         creator=creator.name if creator is not None else "",
-        provider=await provider_view(session, req.provider),
+        provider=provider,
         now=now,
+        instrument=instrument,
     )
 
 
 async def letter_text(
-    session: AsyncSession, req: PreservationRequest, *, regimes: dict[str, Regime], now: datetime
+    session: AsyncSession,
+    req: PreservationRequest,
+    *,
+    regimes: dict[str, Regime],
+    now: datetime,
+    recipient: dict[str, Any] | None = None,
 ) -> str:
-    context = await letter_context_for(session, req, regimes=regimes, now=now)
+    context = await letter_context_for(session, req, regimes=regimes, now=now, recipient=recipient)
     return render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
 
 
@@ -95,10 +160,11 @@ async def letter_parts(
     *,
     regimes: dict[str, Regime],
     now: datetime,
+    recipient: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str, bytes | None]:
     """The letter's context (its JSON form), its text and its PDF (None when the PDF cannot be
     made here: the text body carries the whole letter anyway)."""
-    context = await letter_context_for(session, req, regimes=regimes, now=now)
+    context = await letter_context_for(session, req, regimes=regimes, now=now, recipient=recipient)
     text = render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
     try:
         pdf: bytes | None = await asyncio.to_thread(
@@ -108,3 +174,14 @@ async def letter_parts(
         log.exception("PDF letter failed", extra={"action": "dispatch.pdf_failed"})
         pdf = None
     return context, text, pdf
+
+
+def outbox_recipient(row: Any) -> dict[str, Any]:
+    """An outbox row as the letter's recipient."""
+    return {
+        "role": row.role,
+        "channel": row.channel,
+        "to": row.to,
+        "name": row.recipient_name,
+        "instrument": row.instrument,
+    }

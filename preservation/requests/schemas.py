@@ -14,6 +14,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from preservation.domain.lifecycle import Status
+from preservation.domain.text import MultiLine, SingleLine
 
 IdentifierType = Literal[
     "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac"
@@ -77,10 +78,14 @@ class IdentifierIn(BaseModel):
 
 
 class _RequestFields(BaseModel):
-    case_reference: str | None = Field(None, max_length=SHORT)
-    offence: str | None = Field(None, max_length=TEXT)
-    summary: str | None = Field(None, max_length=TEXT)
-    relevance: str | None = Field(None, max_length=TEXT)
+    case_reference: SingleLine | None = Field(None, max_length=SHORT)
+    offence: MultiLine | None = Field(None, max_length=TEXT)
+    summary: MultiLine | None = Field(None, max_length=TEXT)
+    relevance: MultiLine | None = Field(None, max_length=TEXT)
+    #: Why the data must be preserved now (Budapest Convention Art. 29(2)(e)).
+    necessity: str | None = Field(None, max_length=TEXT)
+    #: The legal instrument; omitted, the service chooses it from the route and the unit's State
+    #: (GET /api/v1/instruments); given, it must fit them.
     regime: str | None = Field(None, min_length=1, max_length=40)
     #: ISO 3166-1 alpha-2 code of the requested country (where the data are).
     country: str | None = Field(None, min_length=2, max_length=2)
@@ -88,7 +93,7 @@ class _RequestFields(BaseModel):
     provider: str | None = Field(None, min_length=1, max_length=64)
     data_categories: list[DataCategory] | None = Field(None, max_length=4)
     urgent: bool | None = None
-    urgency_reason: str | None = Field(None, max_length=TEXT)
+    urgency_reason: MultiLine | None = Field(None, max_length=TEXT)
     confidential: bool | None = None
     mla_to_follow: bool | None = None
     #: Language of the letter (a folder under preservation/documents/templates).
@@ -118,16 +123,17 @@ class RequestCreate(_RequestFields):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_reference: str = Field("", max_length=SHORT)
-    offence: str = Field("", max_length=TEXT)
-    summary: str = Field("", max_length=TEXT)
-    relevance: str = Field("", max_length=TEXT)
-    regime: str = Field(min_length=1, max_length=40)
+    case_reference: SingleLine = Field("", max_length=SHORT)
+    offence: MultiLine = Field("", max_length=TEXT)
+    summary: MultiLine = Field("", max_length=TEXT)
+    relevance: MultiLine = Field("", max_length=TEXT)
+    necessity: str = Field("", max_length=TEXT)
+    regime: str | None = Field(None, min_length=1, max_length=40)
     data_categories: list[DataCategory] = Field(
         default_factory=lambda: ["subscriber", "traffic"], max_length=4
     )
     urgent: bool = False
-    urgency_reason: str = Field("", max_length=TEXT)
+    urgency_reason: MultiLine = Field("", max_length=TEXT)
     confidential: bool = True
     mla_to_follow: bool = True
     lang: str = Field("en", min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
@@ -145,17 +151,24 @@ class RequestPatch(_RequestFields):
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: A whole reference, case reference (any case), identifier (as given or normalised) or
+    #: provider slug (requests/listing.py).
+    q: str | None = Field(None, max_length=200, examples=["CY-2026-0042", "203.0.113.7"])
     status: StatusName | None = None
-    #: ISO 8601 duration: requests whose preservation expires between now and now + this.
+    #: ISO 8601 duration: open requests whose preservation expires between now and now + this,
+    #: soonest first.
     expiring_within: str | None = Field(None, max_length=40, examples=["P14D"])
     limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=10_000_000)
+    #: The `next` of the previous page (keyset pagination); absent: the first page.
+    cursor: str | None = Field(None, max_length=500)
 
 
 class LetterQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["text", "html", "pdf", "json"] = "text"
+    #: The recipient (its id in `recipients`) whose letter to show; default: the main addressee.
+    recipient: int | None = Field(None, ge=1, le=2**63 - 1)
     #: Letter language; default: the request's.
     lang: str | None = Field(
         None, min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"
@@ -200,7 +213,18 @@ class IdentifierPublic(BaseModel):
     warnings: list[str]
 
 
+class InstrumentPublic(BaseModel):
+    #: The instrument's key (GET /api/v1/instruments).
+    key: str
+    #: What the letter cites as its legal basis.
+    citation: str
+    #: Why this instrument applies to this recipient.
+    why: str
+
+
 class RecipientPublic(BaseModel):
+    #: The outbox row's id (None while the request is a draft): `?recipient=` of the letter.
+    id: int | None = None
     #: provider | poc | copy
     role: str
     #: email | portal | webhook
@@ -209,6 +233,8 @@ class RecipientPublic(BaseModel):
     name: str
     #: planned (draft) | pending | sending | sent | failed | handoff (portal: a task for the officer)
     status: str
+    #: The legal instrument this recipient's letter rests on.
+    instrument: InstrumentPublic | None = None
 
 
 class RoutePublic(BaseModel):
@@ -253,7 +279,10 @@ class RequestPublic(BaseModel):
     offence: str
     summary: str
     relevance: str
+    necessity: str
     regime: str
+    #: True when the officer named the instrument; False when the service chose it.
+    regime_asked: bool
     country: str | None
     provider: str | None
     data_categories: list[str]
@@ -275,6 +304,8 @@ class RequestPublic(BaseModel):
     provider_reference: str
     mla_sent_at: datetime | None
     mla_reference: str
+    #: When the requested State confirmed receipt of the MLA request.
+    mla_received_at: datetime | None
     closed_at: datetime | None
     outcome: str
     extensions: list[ExtensionPublic]
@@ -305,9 +336,9 @@ class RequestSummary(BaseModel):
 
 class RequestList(BaseModel):
     items: list[RequestSummary]
-    total: int
+    #: The cursor of the next page (`?cursor=`); null on the last page.
+    next: str | None
     limit: int
-    offset: int
 
 
 class EventPublic(BaseModel):
@@ -322,3 +353,13 @@ class EventPublic(BaseModel):
 
 class EventList(BaseModel):
     items: list[EventPublic]
+    #: The cursor of the next page (`?cursor=`); null on the last page.
+    next: str | None = None
+
+
+class EventQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(200, ge=1, le=1000)
+    #: The `next` of the previous page; absent: from the first event.
+    cursor: str | None = Field(None, max_length=500)

@@ -4,7 +4,7 @@ nothing is sent before it is committed, and nothing committed is forgotten."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,9 @@ HANDOFF = "handoff"
 PENDING = "pending"
 
 
-def check_submittable(req: PreservationRequest, route: routing.Route) -> None:
+def check_submittable(
+    req: PreservationRequest, route: routing.Route, *, regimes: Mapping[str, Any] | None = None
+) -> None:
     """422 naming every field the checklist still needs, or the country (provider) when the
     directory knows nobody to send the request to. Pure."""
     check = req.checklist or {}
@@ -39,6 +41,14 @@ def check_submittable(req: PreservationRequest, route: routing.Route) -> None:
     if not route.recipients:
         field = "country" if req.country or not req.provider else "provider"
         raise InvalidInput(field, f"nobody to send the request to: {route.why}")
+    for r in route.recipients:
+        regime = (regimes or {}).get(r.instrument.key) if r.instrument is not None else None
+        if regime is not None and regime.template:
+            raise InvalidInput(
+                "regime",
+                f"the letter to {r.name or r.to} would rest on {regime.key!r}, a template: the"
+                " operator copies and adapts it in the regimes file first",
+            )
 
 
 def outbox_values(req: PreservationRequest, route: routing.Route, *, now: datetime) -> list[dict]:
@@ -51,6 +61,7 @@ def outbox_values(req: PreservationRequest, route: routing.Route, *, now: dateti
             "channel": r.channel,
             "to": r.to,
             "recipient_name": r.name,
+            "instrument": r.instrument.public() if r.instrument else None,
             "status": HANDOFF if r.channel == "portal" else PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -113,7 +124,7 @@ async def submit_in_session(
             unit=unit,
             ctx=ctx,
         )
-    check_submittable(req, route)
+    check_submittable(req, route, regimes=ctx.regimes)
     rows = [OutboxMessage(**values) for values in outbox_values(req, route, now=now)]
     session.add_all(rows)
     mark_submitted(req, now=now)

@@ -134,7 +134,13 @@ async def to_public(
             )
         recipients = [
             RecipientPublic(
-                role=m.role, channel=m.channel, to=m.to, name=m.recipient_name, status=m.status
+                id=m.id,
+                role=m.role,
+                channel=m.channel,
+                to=m.to,
+                name=m.recipient_name,
+                status=m.status,
+                instrument=m.instrument or None,
             )
             for m in outbox
         ]
@@ -158,7 +164,9 @@ async def to_public(
         offence=req.offence,
         summary=req.summary,
         relevance=req.relevance,
+        necessity=req.necessity,
         regime=req.regime,
+        regime_asked=req.regime_asked,
         country=req.country,
         provider=req.provider,
         data_categories=list(req.data_categories or []),
@@ -191,6 +199,7 @@ async def to_public(
         provider_reference=req.provider_reference,
         mla_sent_at=req.mla_sent_at,
         mla_reference=req.mla_reference,
+        mla_received_at=req.mla_received_at,
         closed_at=req.closed_at,
         outcome=req.outcome,
         extensions=[
@@ -231,16 +240,25 @@ async def render_request_letter(
     request_id: int | str,
     fmt: str,
     lang: str | None,
+    recipient_id: int | None = None,
 ) -> tuple[bytes, str]:
     """The letter of a request as it stands (a draft is marked as such; once sent, it also gives
     the expiry computed from the sending): body and content type. Built by the same function as
     the letter the dispatcher sends (requests/letters.py)."""
     from preservation.documents.letter import CONTENT_TYPES, render_letter
-    from preservation.requests.letters import letter_context_for
+    from preservation.requests.letters import letter_context_for, outbox_recipient
 
     async with db.read() as session:
         req = await load_request(session, principal=principal, request_id=request_id)
-        context = await letter_context_for(session, req, regimes=ctx.regimes, now=ctx.clock.now())
+        recipient = None
+        if recipient_id is not None:
+            row = await session.get(OutboxMessage, recipient_id)
+            if row is None or row.request_id != req.id:
+                raise NotFound(f"request {req.reference} has no recipient {recipient_id}")
+            recipient = outbox_recipient(row)
+        context = await letter_context_for(
+            session, req, regimes=ctx.regimes, now=ctx.clock.now(), recipient=recipient
+        )
     if lang is not None and fmt != "json":
         check_lang(lang, field="query.lang")
     body = render_letter(context, fmt=fmt, lang=lang or req.lang)

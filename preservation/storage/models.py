@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from preservation.storage import partial
 
 
 class UTCDateTime(TypeDecorator):
@@ -77,15 +79,40 @@ class Unit(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
-    __table_args__ = (UniqueConstraint("unit_id", "name", name="uq_user_unit_name"),)
+    __table_args__ = (
+        UniqueConstraint("unit_id", "name", name="uq_user_unit_name"),
+        # People sign in by a name unique across units; token-only rows have none (NULL).
+        Index("uq_user_login", "login", unique=True),
+        Index("uq_user_oidc_subject", "oidc_subject", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     name: str = Field(max_length=200)
-    role: str = Field(max_length=20)  # officer | supervisor | admin
+    role: str = Field(max_length=20)  # access/auth.py Role
     email: str = Field(default="", max_length=320)
+    #: argon2id (access/passwords.py); empty: no password sign-in.
     password_hash: str = Field(default="", max_length=300)
     created_at: datetime | None = utc_column(nullable=False)
+    # --- people (access/people.py; migration 0007_people) ---
+    #: "person", or "integration" (a program's tokens, named for the audit trail).
+    kind: str = Field(default="person", max_length=20)
+    #: The sign-in name (lower case, unique); NULL for rows made by `token create` alone.
+    login: str | None = Field(default=None, max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    #: Printed under the name on letters ("Detective Inspector").
+    function: str = Field(default="", max_length=200)
+    disabled_at: datetime | None = utc_column()
+    password_changed_at: datetime | None = utc_column()
+    #: TOTP secret (base32); active once totp_enabled_at is set.
+    totp_secret: str = Field(default="", max_length=64)
+    totp_enabled_at: datetime | None = utc_column()
+    #: The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: int | None = None
+    failed_signins: int = 0
+    locked_until: datetime | None = utc_column()
+    #: "<issuer> <sub>" of the person's OpenID Connect identity.
+    oidc_subject: str | None = Field(default=None, max_length=400)
 
 
 class ApiToken(SQLModel, table=True):
@@ -98,6 +125,24 @@ class ApiToken(SQLModel, table=True):
     prefix: str = Field(max_length=12)
     created_at: datetime | None = utc_column(nullable=False)
     revoked_at: datetime | None = utc_column()
+    #: After this instant the credential opens nothing (NULL: no expiry, as before 0007).
+    expires_at: datetime | None = utc_column()
+    #: Page sessions: the last request seen (inactivity ends them).
+    last_used_at: datetime | None = utc_column()
+    #: What the owner called it ("case system export").
+    label: str = Field(default="", max_length=200)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One-time codes that stand in for the second factor; shown once, stored as SHA-256."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    code_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: datetime | None = utc_column(nullable=False)
+    used_at: datetime | None = utc_column()
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -109,12 +154,25 @@ class ReferenceCounter(SQLModel, table=True):
     last: int = 0
 
 
+#: Partial-index conditions of migration 0006_read_indexes (storage/partial.py): requests that
+#: can still lapse, and reminders not yet delivered.
+OPEN_REQUEST = partial.where(partial.OPEN_REQUEST_SQL)
+OPEN_REMINDER = partial.where(partial.OPEN_REMINDER_SQL)
+
+
 class PreservationRequest(SQLModel, table=True):
     __tablename__ = "preservation_request"
     __table_args__ = (
-        Index("ix_request_unit_status", "unit_id", "status"),
-        # The lapse sweep: requests still open whose expiry has passed.
-        Index("ix_request_status_expires", "status", "expires_at"),
+        # Read indexes (migration 0006_read_indexes): each list's order per unit.
+        Index("ix_request_unit_id", "unit_id", "id"),
+        Index("ix_request_unit_status_id", "unit_id", "status", "id"),
+        Index("ix_request_unit_updated", "unit_id", "updated_at"),
+        Index("ix_request_unit_provider", "unit_id", "provider", "id"),
+        Index("ix_request_unit_case", "unit_id", text("lower(case_reference)")),
+        # Open preservations by expiry (dashboard, expiring_within; the lapse sweep): partial,
+        # so closed and lapsed history is not in them.
+        Index("ix_request_unit_open_expiry", "unit_id", "expires_at", "id", **OPEN_REQUEST),
+        Index("ix_request_open_expiry", "expires_at", "id", **OPEN_REQUEST),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -130,6 +188,9 @@ class PreservationRequest(SQLModel, table=True):
     necessity: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     #: The instrument of the main addressee's letter (config/regimes.toml key).
     regime: str = Field(max_length=40)
+    #: True when the officer named the instrument (it then steers the route); False when the
+    #: service chose it from the route and the unit's State.
+    regime_asked: bool = False
     country: str | None = Field(default=None, max_length=2)
     provider: str | None = Field(default=None, max_length=100)
     data_categories: list[str] = json_column([])
@@ -144,6 +205,9 @@ class PreservationRequest(SQLModel, table=True):
     sent_at: datetime | None = utc_column()
     preserved_at: datetime | None = utc_column()
     provider_reference: str = Field(default="", max_length=200)
+    #: Sent outside the service and recorded after the fact (requests/record.py): nothing is
+    #: dispatched, the deadlines run from the dates recorded.
+    record_only: bool = False
     mla_sent_at: datetime | None = utc_column()
     mla_reference: str = Field(default="", max_length=200)
     #: When the requested State confirmed receipt of the MLA request (Art. 29(7): the hold
@@ -167,6 +231,8 @@ class PreservationRequest(SQLModel, table=True):
 
 class RequestIdentifier(SQLModel, table=True):
     __tablename__ = "request_identifier"
+    # The request search by identifier (migration 0006_read_indexes).
+    __table_args__ = (Index("ix_identifier_normalized", "normalized"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="preservation_request.id", index=True)
@@ -227,6 +293,57 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = utc_column()
 
 
+class MailMessage(SQLModel, table=True):
+    """A message of a request's correspondence: a reply taken in (direction "in": attached to
+    its request, or quarantined for the unit's supervisors or, when no unit is known, for the
+    operator), or a letter we sent by e-mail (direction "out"). Bodies are kept size-capped and
+    attachments only listed (requests/messages.py)."""
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        # One row per message: a redelivery (the MTA retrying after a lost answer) adds nothing.
+        UniqueConstraint("dedupe_key", name="uq_mail_message_dedupe"),
+        Index("ix_mail_message_request", "request_id", "at"),
+        Index("ix_mail_message_unit_state", "unit_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The unit whose correspondence it is; NULL: quarantined at the operator (no unit known).
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    request_id: int | None = Field(default=None, foreign_key="preservation_request.id")
+    #: The outbox row whose Message-ID it answers ("in"), or that sent it ("out").
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    #: "in" | "out"
+    direction: str = Field(max_length=3)
+    #: in: attached | quarantined | dismissed; out: sent
+    state: str = Field(max_length=20)
+    #: How a reply was matched: in-reply-to | references | subject | report (a bounce), or ""
+    matched_by: str = Field(default="", max_length=20)
+    dedupe_key: str = Field(max_length=100)
+    message_id: str = Field(default="", max_length=1000)
+    from_addr: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    to_addrs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: The envelope recipients (LMTP RCPT, or the MTA's pipe argument): JSON list.
+    recipients: list[str] = json_column([])
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: The Date header (in), or when it was sent (out).
+    sent_at: datetime | None = utc_column()
+    #: When we took it in (in) or sent it (out).
+    at: datetime | None = utc_column(nullable=False)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: The text was cut at settings.inbound_body_chars.
+    truncated: bool = False
+    #: Size of the whole message in bytes.
+    size: int = 0
+    #: [{"filename", "content_type", "size"}]
+    attachments: list[dict[str, Any]] = json_column([])
+    #: {"provider_reference", "preserved_at", "notes", "pattern"} proposed from the text.
+    proposal: dict[str, Any] | None = json_column()
+    #: Who attached or dismissed a quarantined message, and why.
+    handled_by: str = Field(default="", max_length=200)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
 class Reminder(SQLModel, table=True):
     """A reminder, alert or digest falling due at an instant; claimed and delivered once."""
 
@@ -234,8 +351,10 @@ class Reminder(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "key", name="uq_reminder_unit_key"),
         Index("ix_reminder_due", "status", "next_attempt_at"),
-        # GET /deadlines: a unit's open reminders by due time.
+        # A unit's delivered reminders of a recent window (the calendar feed's recent past).
         Index("ix_reminder_unit_due", "unit_id", "status", "due_at"),
+        # GET /deadlines and the feed: a unit's open reminders by due time (partial).
+        Index("ix_reminder_unit_open_due", "unit_id", "due_at", "id", **OPEN_REMINDER),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -286,3 +405,28 @@ class DirectoryVersion(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     version: int = 0
+
+
+class DirectoryEvent(SQLModel, table=True):
+    """One change to the shared directory (a provider or a point of contact): who, from which
+    unit, when, the row before and after. Events form one hash chain (``seq`` from 1, each
+    ``prev_hash`` the previous event's ``hash``), verified by ``preservation audit verify``."""
+
+    __tablename__ = "directory_event"
+    __table_args__ = (UniqueConstraint("seq", name="uq_directory_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int
+    at: datetime | None = utc_column(nullable=False)
+    actor: str = Field(max_length=200)
+    unit: str = Field(default="", max_length=200)
+    #: "provider" | "contact" | "directory" (a load or import touching many rows)
+    entity: str = Field(max_length=20)
+    #: The provider's slug or the contact's id.
+    key: str = Field(max_length=200)
+    #: "create" | "update" | "delete" | "load"
+    action: str = Field(max_length=20)
+    before: dict[str, Any] | None = json_column()
+    after: dict[str, Any] | None = json_column()
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)

@@ -403,7 +403,7 @@ def test_two_nodes_behind_nginx_survive_a_rolling_stop(tmp_path: Path) -> None:
         def create(i: int) -> None:
             key = f"e2e-{i}-{uuid.uuid4().hex}"
             body = {
-                "regime": "budapest-art29",
+                "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
                 "case_reference": f"E2E-{i}",
                 "summary": "rolling restart test",
             }

@@ -70,6 +70,7 @@ async def world(client, clock) -> World:  # type: ignore[no-untyped-def]
                 )
         await s.execute(
             update(Unit).values(
+                country="CY",
                 authority="Cybercrime Unit",
                 email="cyber@police.example",
                 phone="+35722000000",
@@ -111,7 +112,7 @@ def request_body(unit: str, n: int, *, submit: bool) -> tuple[dict[str, Any], li
         "offence": "Computer fraud",
         "summary": f"Summary {tag}-sum of the facts.",
         "relevance": f"Relevance {tag}-rel.",
-        "regime": "us-2703f",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "country": "US",
         "provider": "examplemail",
         "data_categories": ["subscriber", "traffic"],

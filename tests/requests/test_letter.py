@@ -41,7 +41,11 @@ async def submitted(client, ready):  # type: ignore[no-untyped-def]  # noqa: F81
             "tz": "Australia/Lord_Howe",
         },
     ]
-    data = await create(client, ready["officer"], summary=summary, identifiers=ids)
+    # An Art. 29 request: the officer asks for it, so it goes to the US point of contact, the
+    # provider named as custodian (tests/requests/test_instruments.py covers the other letters).
+    data = await create(
+        client, ready["officer"], summary=summary, identifiers=ids, regime="budapest-art29"
+    )
     return ready, data
 
 
@@ -59,8 +63,10 @@ def assert_letter_text(text: str) -> None:
     assert "2026-10-31 14:45:00 UTC" in text
     assert "source port 51234" in text
     assert "2001:db8::1" in text
-    # Legal basis, the statements the guidance asks for, the contact details.
-    assert "Convention on Cybercrime (ETS No. 185), Art. 29(7)" in text
+    # Legal basis (Art. 29(1)), the period as Art. 29(7) says it, the statements the guidance
+    # asks for, the contact details.
+    assert "Convention on Cybercrime (ETS No. 185), Art. 29(1)" in text
+    assert "not less than sixty days" in text and "Art. 29(7)" in text
     assert "do not notify the user" in text
     assert "mutual legal assistance" in text and "will follow" in text
     assert "confirm receipt" in text
@@ -68,7 +74,8 @@ def assert_letter_text(text: str) -> None:
     assert "+35799000000 (duty officer)" in text
     assert "The account may be deleted tonight." in text
     assert "PR-2026-000001" in text and "CY-2026-0042" in text
-    assert "US 24/7 point of contact" in text  # the copy
+    assert "US 24/7 point of contact" in text  # the addressee
+    assert "Custodian of the data: ExampleMail Inc." in text
 
 
 async def test_text_letter(client, submitted) -> None:  # type: ignore[no-untyped-def]
@@ -131,8 +138,9 @@ async def test_json_letter(client, submitted) -> None:  # type: ignore[no-untype
     assert doc["identifiers"][0]["at_utc"] == "2026-11-19T13:03:11+00:00"
     assert doc["identifiers"][0]["port"] == 51234
     assert doc["unit"]["email"] == "cyber@police.example"
-    assert [r["role"] for r in doc["recipients"]] == ["provider"]
-    assert [r["role"] for r in doc["copies"]] == ["copy"]
+    assert [r["role"] for r in doc["recipients"]] == ["poc"]
+    assert doc["copies"] == []
+    assert doc["instrument"]["key"] == "budapest-art29"
     assert doc["confidential"] is True and doc["mla_to_follow"] is True
 
 

@@ -33,7 +33,7 @@ BODY: dict[str, Any] = {
     "offence": "Computer fraud (Art. 8 Budapest Convention)",
     "summary": "Phishing campaign against a regional bank; the account sent the lure e-mails.",
     "relevance": "The account's subscriber data and logins identify the sender.",
-    "regime": "budapest-art29",
+    "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
     "country": "US",
     "provider": "examplemail",
     "data_categories": ["subscriber", "traffic", "content"],
@@ -246,11 +246,15 @@ async def test_routes_and_warnings(client, ready) -> None:  # type: ignore[no-un
     ids = [{"type": "ipv4", "value": "198.51.100.9", "at": "2026-11-19T10:00:00Z"}]
     data = await create(client, ready["officer"], identifiers=ids)
     assert any(w.startswith("identifiers[0]:") and "NAT" in w for w in data["warnings"])
-    # A regime that does not fit the requested country.
-    data = await create(
-        client, ready["officer"], regime="us-2703f", provider="mailonly", country="DE"
+    # An instrument that does not fit the unit's State: § 2703(f) binds a provider only at the
+    # request of a US governmental entity (§ 2711(4)); the answer says what would apply.
+    resp = await client.post(
+        URL,
+        json=body(regime="us-2703f", provider="mailonly", country="DE"),
+        headers=auth(ready["officer"]),
     )
-    assert any("United States" in w for w in data["warnings"])
+    problem = await assert_problem(resp, 422, field="regime")
+    assert "2711(4)" in problem["detail"] and "provider-policy" in problem["detail"]
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -485,7 +489,7 @@ async def test_patch_refused_leaves_draft_unchanged(client, ready) -> None:  # t
         headers=auth(ready["officer"]),
     )
     await assert_problem(resp, 422, field="identifiers[0].value")
-    for patch, field in (({"regime": None}, "regime"), ({"unknown": 1}, "unknown")):
+    for patch, field in (({"regime": "cets224-art9"}, "regime"), ({"unknown": 1}, "unknown")):
         resp = await client.patch(
             f"{URL}/{draft['id']}", json=patch, headers=auth(ready["officer"])
         )

@@ -27,7 +27,7 @@ BODY: dict[str, Any] = {
     "offence": "Computer fraud",
     "summary": "Phishing campaign against a regional bank.",
     "relevance": "The account sent the lure e-mails.",
-    "regime": "budapest-art29",
+    "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
     "country": "US",
     "data_categories": ["subscriber", "traffic"],
     "identifiers": [{"type": "email", "value": "suspect@example.com"}],

@@ -114,7 +114,7 @@ def request_body(**changes: Any) -> dict[str, Any]:
         "offence": "Computer fraud",
         "summary": "Summary text SECRET 7731",
         "relevance": "Relevance text SECRET 7731",
-        "regime": "us-2703f",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "country": "US",
         "provider": "examplemail",
         "urgent": True,

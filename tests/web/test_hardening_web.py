@@ -243,7 +243,7 @@ async def hostile(client, tokens) -> dict[str, Any]:  # type: ignore[no-untyped-
         "offence": XSS,
         "summary": f"Before {XSS} after",
         "relevance": XSS_ATTR,
-        "regime": "budapest-art29",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "country": "US",
         "urgent": True,
         "urgency_reason": XSS,

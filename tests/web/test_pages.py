@@ -114,7 +114,7 @@ def request_form(csrf: str, **changes: str) -> dict[str, str]:
         "offence": "Computer fraud",
         "summary": "Phishing e-mails led to transfers.",
         "relevance": "The logins identify the sender.",
-        "regime": "budapest-art29",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "country": "",
         "provider": "examplemail",
         "lang": "en",
@@ -142,7 +142,7 @@ async def api_create(client, token: str, **changes: Any) -> dict[str, Any]:  # t
         "offence": "Fraud",
         "summary": "Phishing",
         "relevance": "Logins",
-        "regime": "budapest-art29",
+        "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
         "provider": "examplemail",
         "identifiers": [{"type": "email", "value": "a@example.com", "at": "2026-11-19T10:00:00Z"}],
         "submit": True,
@@ -625,7 +625,7 @@ def test_form_to_body_leaves_blank_rows_and_empty_inputs_out() -> None:
     data = Multi(
         {
             "identifier_rows": "3",
-            "regime": "budapest-art29",
+            "necessity": "The provider deletes inactive data; without preservation the evidence is lost before the MLA request arrives.",
             "identifiers-0-type": "ipv4",
             "identifiers-0-value": "203.0.113.7",
             "identifiers-0-port": "51234",

@@ -16,6 +16,7 @@ from preservation.requests import change, listing, view
 from preservation.requests import create as creation
 from preservation.requests.schemas import (
     EventList,
+    EventQuery,
     LetterQuery,
     ListQuery,
     RequestCreate,
@@ -108,8 +109,9 @@ async def list_requests(call: Call) -> RequestList:
         principal=call.principal,
         status=q.status,
         expiring_within=q.expiring_within,
+        q=q.q,
         limit=q.limit,
-        offset=q.offset,
+        cursor=q.cursor,
     )
 
 
@@ -203,6 +205,7 @@ async def letter(call: Call) -> web.Response:
         request_id=call.params["id"],
         fmt=q.format,
         lang=q.lang,
+        recipient_id=q.recipient,
     )
     media, _, charset = content_type.partition("; charset=")
     resp = web.Response(body=body, content_type=media, charset=charset or None)
@@ -216,11 +219,17 @@ async def letter(call: Call) -> web.Response:
     "/api/v1/requests/{id}/events",
     summary="Show the audit trail of a preservation request",
     tag=TAG,
+    query=EventQuery,
     response=EventList,
     roles=ROLES,
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 422),
 )
 async def events(call: Call) -> EventList:
+    q: EventQuery = call.query
     return await listing.list_events(
-        call.request.app[DB], principal=call.principal, request_id=call.params["id"]
+        call.request.app[DB],
+        principal=call.principal,
+        request_id=call.params["id"],
+        limit=q.limit,
+        cursor=q.cursor,
     )

@@ -28,6 +28,11 @@ def upgrade() -> None:
         "preservation_request",
         sa.Column("necessity", sa.Text(), nullable=False, server_default=""),
     )
+    # Requests made before: their regime was named by the officer (it was required).
+    op.add_column(
+        "preservation_request",
+        sa.Column("regime_asked", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
     op.add_column(
         "preservation_request",
         sa.Column(
@@ -54,5 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("outbox", "instrument")
     op.drop_column("preservation_request", "mla_received_at")
+    op.drop_column("preservation_request", "regime_asked")
     op.drop_column("preservation_request", "necessity")
     op.drop_column("unit", "country")

@@ -1,0 +1,150 @@
+"""What a letter says of the law it rests on, per instrument: its legal basis, the custodian,
+the period, the formal request to follow, and what else it asks for. One content model for every
+format (the text, HTML and PDF templates print these paragraphs as they are).
+
+Each sentence follows the text it cites (docs/legal.md quotes them): a Budapest request rests on
+Art. 29(1) and asks for "a period not less than sixty days" (Art. 29(7)), never "for 60 days";
+a direct request to a provider rests on the provider's own policy and cites no treaty and no
+foreign statute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BUDAPEST = "budapest-art29"
+PROVIDER_POLICY = "provider-policy"
+POC_COOPERATION = "poc-cooperation"
+US_2703F = "us-2703f"
+EPOC_PR = "eu-epoc-pr"
+
+
+def custodian_text(provider: dict[str, Any] | None, *, country: str | None) -> str:
+    """Art. 29(2)(d): the custodian as a legal entity with its address when the directory has
+    them, else the provider's name; the requested State besides."""
+    if not provider:
+        return f"not identified; the data are believed to be in {country}" if country else ""
+    entity = provider.get("entity") or {}
+    name = entity.get("name") or provider.get("name") or ""
+    address = entity.get("address") or ""
+    text = name + (f", {address}" if address else "")
+    if entity.get("region"):
+        text += f" (the entity for {entity['region']})"
+    elif provider.get("name") and name != provider.get("name"):
+        text += f" ({provider['name']})"
+    return text
+
+
+def law_paragraphs(
+    *,
+    instrument: dict[str, Any],
+    regime: Any,
+    provider: dict[str, Any] | None,
+    data_categories: list[str],
+    mla_to_follow: bool,
+) -> dict[str, Any]:
+    """The instrument's paragraphs: {"heading", "basis", "period", "formal", "asks"}."""
+    key = instrument.get("key") or regime.key
+    citation = instrument.get("citation") or regime.basis
+    name = (provider or {}).get("name") or "the provider"
+    out: dict[str, Any] = {"heading": "REQUEST FOR THE EXPEDITED PRESERVATION OF STORED COMPUTER DATA"}
+    asks: list[str] = []
+    if key == BUDAPEST:
+        out["basis"] = (
+            f"Legal basis: {citation}. This is a request from one Party to another for the"
+            " expeditious preservation of stored computer data in respect of which we intend to"
+            " submit a request for mutual assistance."
+        )
+        out["period"] = (
+            "Under Art. 29(7) of the Convention, the preservation is to be for a period of not"
+            " less than sixty days, to enable us to submit a request for the search or similar"
+            " access, seizure or similar securing, or disclosure of the data. Following the"
+            " receipt of that request, the data are to continue to be preserved pending a"
+            " decision on it. Please tell us the date from which the data are preserved and how"
+            " long your law allows you to keep them."
+        )
+        out["formal"] = (
+            "A request for mutual legal assistance for the disclosure of these data will follow:"
+            " we intend to submit it (Art. 29(2)(f)). Please confirm its receipt when it reaches"
+            " you: under Art. 29(7) the preservation continues from that receipt."
+        )
+        if "art30" in regime.asks and "traffic" in data_categories:
+            asks.append(
+                "Traffic data (Art. 30(1)): if, in preserving traffic data concerning a specific"
+                " communication, you discover that a service provider in another State was"
+                " involved in its transmission, please disclose to us expeditiously a sufficient"
+                " amount of traffic data to identify that service provider and the path through"
+                " which the communication was transmitted."
+            )
+        if "art29-6" in regime.asks:
+            asks.append(
+                "Art. 29(6): if preservation will not ensure the future availability of the data,"
+                " or will threaten the confidentiality of our investigation or otherwise"
+                " prejudice it (for instance by alerting the user), please inform us promptly so"
+                " that we can decide whether the request should nevertheless be executed."
+            )
+    elif key == PROVIDER_POLICY:
+        out["basis"] = (
+            f"Basis: this request is made to {name} under {citation}. It is a request for"
+            " voluntary preservation pending formal legal process; it does not rest on a treaty"
+            " or on the law of your State."
+        )
+        days = (provider or {}).get("preservation_days")
+        period = f" ({days} days according to your published policy)" if days else ""
+        out["period"] = (
+            f"Please preserve the data for the period your policy provides{period}, and tell us"
+            " the date from which they are preserved and the date on which the preservation"
+            " ends."
+        )
+        out["formal"] = (
+            "Formal legal process (a request for mutual legal assistance) for the disclosure of"
+            " these data will follow before the end of that period."
+        )
+    elif key == US_2703F:
+        out["basis"] = (
+            f"Legal basis: {citation}. This request is made by a governmental entity within the"
+            " meaning of 18 U.S.C. § 2711(4)."
+        )
+        out["period"] = (
+            f"Under {regime.citation}, the records are to be retained for a period of 90 days,"
+            " which is to be extended for an additional 90-day period upon a renewed request."
+        )
+        out["formal"] = (
+            "A court order or other process for the disclosure of these records will follow."
+        )
+    elif key == POC_COOPERATION:
+        out["basis"] = (
+            "Basis: a request for police co-operation through your 24/7 point of contact. We are"
+            " not aware of a treaty between our two States under which we could make it; we ask"
+            " you to preserve the data, or to have them preserved, as your law allows."
+        )
+        out["period"] = (
+            "Please tell us whether the data can be preserved, from which date, and for how long"
+            " your law allows you to keep them."
+        )
+        out["formal"] = (
+            "A request for mutual legal assistance for the disclosure of these data will follow."
+        )
+    elif key == EPOC_PR:
+        out["heading"] = "EUROPEAN PRESERVATION ORDER (EPOC-PR): DRAFT FOR THE ISSUING AUTHORITY"
+        out["basis"] = f"Legal basis: {citation}."
+        out["period"] = (
+            "Under Art. 11(1) of Regulation (EU) 2023/1543, the obligation to preserve ceases"
+            " after 60 days unless the issuing authority confirms, using the form in Annex V,"
+            " that a subsequent request for production has been issued; during those 60 days"
+            " the issuing authority may extend it by an additional 30-day period (Annex VI)."
+        )
+        out["formal"] = "A subsequent request for production will be issued."
+    else:
+        out["basis"] = f"Legal basis: {citation} ({regime.name})."
+        ext = ""
+        if regime.max_extensions and regime.extension_days:
+            ext = (
+                f" It may be renewed: {regime.max_extensions} renewal(s) of"
+                f" {regime.extension_days} days ({regime.extension_citation})."
+            )
+        out["period"] = f"Period of preservation under {regime.citation}.{ext}"
+        out["formal"] = "A request for the disclosure of these data will follow."
+    if not mla_to_follow:
+        out["formal"] = ""
+    out["asks"] = asks
+    return out
