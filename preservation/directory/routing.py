@@ -110,8 +110,11 @@ def provider_facts(provider: Provider) -> ProviderFacts:
 
 
 def _source_url(source: Any) -> str:
+    """The URL of a provider's source document (a dict, a model with `url`, or a plain URL)."""
     if isinstance(source, dict):
         return str(source.get("url") or "")
+    if hasattr(source, "url"):
+        return str(source.url or "")
     return str(source or "")
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from preservation.domain.lifecycle import TERMINAL, Status
-from preservation.domain.regimes import PeriodKind, Regime, StartEvent
+from preservation.domain.regimes import HoldStarts, PeriodKind, Regime, StartEvent
 from preservation.errors import Conflict, InvalidInput
 
 #: Reminder kinds. Before-expiry reminders are "expiry_minus_<N>d", one per configured offset.
@@ -121,11 +121,16 @@ class RequestEvents:
     preserved_at: datetime | None = None
     extensions: tuple[Extension, ...] = ()
     mla_sent_at: datetime | None = None
+    #: When the requested State confirmed receipt of the MLA request.
+    mla_received_at: datetime | None = None
     closed_at: datetime | None = None
+    #: How recorded dates given without a time were read (said in the expiry rule).
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
-        for name in ("sent_at", "preserved_at", "mla_sent_at", "closed_at"):
+        object.__setattr__(self, "notes", tuple(self.notes))
+        for name in ("sent_at", "preserved_at", "mla_sent_at", "mla_received_at", "closed_at"):
             object.__setattr__(self, name, _utc(getattr(self, name), name))
         object.__setattr__(self, "extensions", tuple(self.extensions))
 
@@ -166,6 +171,8 @@ class DeadlineInput:
     provider: ProviderPolicy | None = None
     events: RequestEvents
     settings: DeadlineSettings = field(default_factory=DeadlineSettings)
+    #: The requested State (ISO code): its own law may limit a hold (Regime.state_limits).
+    requested_country: str | None = None
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -250,7 +257,12 @@ def _expiry(inp: DeadlineInput) -> _Expiry:
     regime, provider, ev = inp.regime, inp.provider, inp.events
 
     max_ext, ext_days = regime.max_extensions, regime.extension_days
-    if provider is not None:
+    own_policy = regime.period_from_provider
+    if own_policy:
+        # The provider's published policy is the rule: its period and its extensions.
+        max_ext = (provider.max_extensions if provider else None) or 0
+        ext_days = (provider.extension_days if provider else None) or 0
+    elif provider is not None:
         if provider.max_extensions is not None:
             max_ext = min(max_ext, provider.max_extensions)
         if provider.extension_days is not None:
@@ -270,12 +282,27 @@ def _expiry(inp: DeadlineInput) -> _Expiry:
         )
 
     start, how = _start(ev, regime.starts_from)
-    expiry = start + _days(regime.period_days)
-    parts = [
-        f"{regime.key}: {_KIND_WORDS[regime.period_kind]}{regime.period_days} days {how}"
-        f" ({regime.citation}) -> {_fmt(expiry)}"
-    ]
-    if provider is not None and provider.preservation_days is not None:
+    parts = list(ev.notes)
+    if own_policy and provider is not None and provider.preservation_days is not None:
+        expiry = start + _days(provider.preservation_days)
+        parts.append(
+            f"{regime.key}: {provider.preservation_days} days {how} (provider {provider.slug}'s"
+            f" published period) -> {_fmt(expiry)}"
+        )
+    elif own_policy:
+        expiry = start + _days(regime.period_days)
+        parts.append(
+            f"{regime.key}: the provider publishes no period: {regime.period_days} days {how}"
+            f" are tracked to be safe (the shortest period of the instruments on file; confirm"
+            f" the provider's) -> {_fmt(expiry)}"
+        )
+    else:
+        expiry = start + _days(regime.period_days)
+        parts.append(
+            f"{regime.key}: {_KIND_WORDS[regime.period_kind]}{regime.period_days} days {how}"
+            f" ({regime.citation}) -> {_fmt(expiry)}"
+        )
+    if not own_policy and provider is not None and provider.preservation_days is not None:
         p_start, p_how = _start(ev, StartEvent.PRESERVED)
         p_expiry = p_start + _days(provider.preservation_days)
         parts.append(
@@ -317,25 +344,45 @@ def _expiry(inp: DeadlineInput) -> _Expiry:
             )
 
     held = False
+    practical: datetime | None = None
+    on_receipt = regime.hold_starts is HoldStarts.MLA_RECEIVED
     if ev.mla_sent_at is not None:
         mla = _fmt(ev.mla_sent_at)
+        holds_from = ev.mla_received_at if on_receipt else ev.mla_sent_at
         if not regime.holds_until_decision:
+            cite = f" ({regime.mla_citation})" if regime.mla_citation else ""
+            parts.append(f"MLA request sent on {mla}: the clock keeps running{cite}")
+        elif holds_from is None:
             parts.append(
-                f"MLA request sent on {mla}: the clock keeps running ({regime.mla_citation})"
+                f"MLA request sent on {mla}: the hold starts when the requested State confirms"
+                f" its receipt ({regime.mla_citation}); until then the expiry stands"
             )
-        elif ev.mla_sent_at <= expiry:
+        elif holds_from <= expiry:
             held = True
+            what = "received" if on_receipt else "sent"
             parts.append(
-                f"MLA request sent on {mla}: preserved pending the decision on it"
-                f" ({regime.mla_citation}); no fixed expiry"
+                f"MLA request {what} on {_fmt(holds_from)}: preserved pending the decision on"
+                f" it ({regime.mla_citation})"
             )
+            limit = regime.state_limits.get(inp.requested_country or "")
+            if limit is not None:
+                p_start, p_how = _start(ev, StartEvent.PRESERVED)
+                practical = p_start + _days(limit.days)
+                parts.append(
+                    f"but {inp.requested_country}'s own law limits the preservation"
+                    f" ({limit.citation}): practical end {_fmt(practical)}, {limit.days} days"
+                    f" {p_how}; confirm the hold with the point of contact"
+                )
+            else:
+                parts.append("no fixed expiry")
         else:
-            parts.append(f"MLA request sent on {mla}, after the expiry: no hold")
+            what = "received" if on_receipt else "sent"
+            parts.append(f"MLA request {what} on {_fmt(holds_from)}, after the expiry: no hold")
 
     if not held:
         parts.append(f"expires {_fmt(expiry)}")
     return _Expiry(
-        expires_at=expiry,
+        expires_at=practical if held else expiry,
         parts=tuple(parts),
         held=held,
         max_extensions=max_ext,
@@ -373,7 +420,7 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
         r = _reminder(kind, due)
         reminders[r.key] = r
 
-    if not terminal and ex.expires_at is not None:
+    if not terminal and (ex.expires_at is not None or ex.held):
         earliest = min(t for t in (ev.sent_at, ev.preserved_at) if t is not None)
         if ev.sent_at is not None and ev.preserved_at is None:
             add(ACK_MISSING, ev.sent_at + st.ack_timeout)
@@ -381,7 +428,14 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
             assert ev.mla_sent_at is not None
             for k in range(1, st.mla_followups + 1):
                 add(MLA_FOLLOWUP, ev.mla_sent_at + _days(k * st.mla_followup_days))
-        else:
+        if ex.held and ex.expires_at is not None:
+            # A practical end under the requested State's own law: remind before it as well.
+            for n in st.reminder_offsets_days:
+                due = ex.expires_at - _days(n)
+                if due >= earliest:
+                    add(expiry_minus(n), due)
+            add(EXPIRY, ex.expires_at)
+        elif not ex.held:
             expiry = ex.expires_at
             for n in st.reminder_offsets_days:
                 due = expiry - _days(n)
@@ -395,7 +449,7 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
                     add(EXTENSION_LEAD, due)
 
     return DeadlinePlan(
-        expires_at=None if ex.held else ex.expires_at,
+        expires_at=ex.expires_at,
         expiry_rule="; ".join(parts),
         held_until_decision=ex.held,
         reminders=tuple(sorted(reminders.values(), key=lambda r: (r.due_at, r.kind))),

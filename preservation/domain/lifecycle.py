@@ -44,6 +44,9 @@ class Action(StrEnum):
     EXTEND = "extend"
     #: The formal MLA / production request is recorded as sent.
     MLA = "mla"
+    #: The requested State confirms receipt of the MLA request (Budapest Art. 29(7): the hold
+    #: pending the decision starts then).
+    MLA_RECEIVED = "mla-received"
     #: The unit closes the request with an outcome (a draft closed is withdrawn).
     CLOSE = "close"
     #: The scheduler records that the preservation expired; not an API action.
@@ -73,6 +76,7 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
         # clock keeps running (18 U.S.C. 2703(f): the MLA takes months, the 90 days do not wait).
         # deadlines.check_can_extend refuses it where the regime holds the data until decision.
         (S.MLA_SENT, A.ACKNOWLEDGE): S.MLA_SENT,
+        (S.MLA_SENT, A.MLA_RECEIVED): S.MLA_SENT,
         (S.MLA_SENT, A.EXTEND): S.MLA_SENT,
         (S.DRAFT, A.CLOSE): S.CLOSED,
         (S.QUEUED, A.CLOSE): S.CLOSED,

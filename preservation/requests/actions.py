@@ -10,7 +10,7 @@ never before the request was created."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from preservation.access.auth import Principal
+from preservation.domain.dates import is_date_only, safe_start_of_day
 from preservation.domain.lifecycle import Action, Status, transition
+from preservation.domain.text import MultiLine, SingleLine
 from preservation.domain.timing import resolve_local
 from preservation.errors import Conflict, InvalidInput, NotFound
 from preservation.requests import audit, delivery
@@ -47,7 +49,7 @@ class AcknowledgeIn(_WithZone):
     """The provider confirmed: the preservation, a granted extension, or receipt of the MLA
     request."""
 
-    provider_reference: str = Field("", max_length=200)
+    provider_reference: SingleLine = Field("", max_length=200)
     #: When the provider preserved the data (its date, not when it is recorded); default: now.
     preserved_at: str | None = Field(None, min_length=1, max_length=64)
 
@@ -61,14 +63,14 @@ class MlaIn(_WithZone):
     #: When the formal MLA request was sent; default: now.
     sent_at: str | None = Field(None, min_length=1, max_length=64)
     #: The MLA request's own reference.
-    reference: str = Field("", max_length=200)
+    reference: SingleLine = Field("", max_length=200)
 
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    note: str = Field("", max_length=4000)
+    note: MultiLine = Field("", max_length=4000)
 
 
 class SubmittedIn(_WithZone):
@@ -77,7 +79,7 @@ class SubmittedIn(_WithZone):
     #: When it was filed; default: now.
     submitted_at: str | None = Field(None, min_length=1, max_length=64)
     #: The portal's confirmation number, if it gave one.
-    portal_reference: str = Field("", max_length=200)
+    portal_reference: SingleLine = Field("", max_length=200)
 
 
 def parse_instant(
@@ -88,15 +90,44 @@ def parse_instant(
     dst: bool | None,
     now: datetime,
     not_before: datetime | None = None,
+    country: str | None = None,
+    notes: dict[str, str] | None = None,
 ) -> datetime:
     """A user-given instant in UTC (`now` when absent); 422 naming `field` otherwise (domain/timing.py:
-    an offset, or a local time with "tz"; ambiguous local times need "dst"; never in the future)."""
+    an offset, or a local time with "tz"; ambiguous local times need "dst"; never in the future).
+
+    A date alone (YYYY-MM-DD: providers confirm with a date) is read on the safe side, the start
+    of that day in the custodian's State (`country`, domain/dates.py); `notes[field]` says so."""
     if text is None:
         return now
+    if is_date_only(text):
+        try:
+            safe = safe_start_of_day(text, country=country, field=field)
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
+        if safe.utc > now:
+            raise InvalidInput(field, f"{text} is in the future")
+        if not_before is not None and safe.utc.date() < (not_before - timedelta(days=1)).date():
+            raise InvalidInput(
+                field, f"is before the request was created ({not_before.date().isoformat()})"
+            )
+        if notes is not None:
+            notes[field] = safe.note
+        return safe.utc
     at = resolve_local(text, tz, field=field, now=now, dst=dst, tz_field="tz").utc
     if not_before is not None and at < not_before:
         raise InvalidInput(field, f"is before the request was created ({not_before.isoformat()})")
     return at
+
+
+def _custodian_country(req: PreservationRequest) -> str | None:
+    """The requested State, where the custodian keeps the data (its dates are read there)."""
+    return req.country or (req.route or {}).get("country")
+
+
+def _note_dates(req: PreservationRequest, notes: dict[str, str]) -> None:
+    if notes:
+        req.date_notes = {**(req.date_notes or {}), **notes}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -169,6 +200,7 @@ async def acknowledge(
     req = await _locked(session, principal=principal, request_id=request_id)
     old = req.status
     new = transition(old, Action.ACKNOWLEDGE)
+    notes: dict[str, str] = {}
     at = parse_instant(
         data.preserved_at,
         field="preserved_at",
@@ -176,11 +208,14 @@ async def acknowledge(
         dst=data.dst,
         now=now,
         not_before=req.created_at,
+        country=_custodian_country(req),
+        notes=notes,
     )
-    detail: dict[str, Any] = {"at": at.isoformat()}
+    detail: dict[str, Any] = {"at": at.isoformat(), **({"read": notes} if notes else {})}
     pending = _pending_extension(req)
     if old in (Status.QUEUED, Status.SENT):
         req.preserved_at = at
+        _note_dates(req, notes)
         detail["confirms"] = "preservation"
     elif pending is not None:
         extensions = [dict(e) for e in req.extensions]
@@ -192,6 +227,7 @@ async def acknowledge(
         detail["confirms"] = "mla_receipt" if old == Status.MLA_SENT else "preservation"
         if req.preserved_at is None:
             req.preserved_at = at
+            _note_dates(req, notes)
     if data.provider_reference.strip():
         req.provider_reference = data.provider_reference.strip()
         detail["provider_reference"] = req.provider_reference
@@ -222,6 +258,7 @@ async def extend(
     req = await _locked(session, principal=principal, request_id=request_id)
     old = req.status
     new = transition(old, Action.EXTEND)
+    notes: dict[str, str] = {}
     at = parse_instant(
         data.requested_at,
         field="requested_at",
@@ -229,7 +266,10 @@ async def extend(
         dst=data.dst,
         now=now,
         not_before=req.created_at,
+        country=_custodian_country(req),
+        notes=notes,
     )
+    _note_dates(req, notes)
     from preservation.domain import deadlines
 
     warnings = deadlines.check_can_extend(await reminders.deadline_input(session, req, ctx=ctx), at)
@@ -265,9 +305,18 @@ async def mla(
     req = await _locked(session, principal=principal, request_id=request_id)
     old = req.status
     new = transition(old, Action.MLA)
+    notes: dict[str, str] = {}
     at = parse_instant(
-        data.sent_at, field="sent_at", tz=data.tz, dst=data.dst, now=now, not_before=req.created_at
+        data.sent_at,
+        field="sent_at",
+        tz=data.tz,
+        dst=data.dst,
+        now=now,
+        not_before=req.created_at,
+        country=_custodian_country(req),
+        notes=notes,
     )
+    _note_dates(req, {f"mla {k}": v for k, v in notes.items()})
     req.mla_sent_at = at
     req.mla_reference = data.reference.strip()
     req.status = new.value
@@ -280,6 +329,59 @@ async def mla(
         old=old,
         now=now,
         detail={"sent_at": at.isoformat(), "reference": req.mla_reference},
+    )
+
+
+class MlaReceivedIn(_WithZone):
+    #: When the requested State received the MLA request, as it confirms (a date alone is read
+    #: on the safe side); default: now.
+    received_at: str | None = Field(None, min_length=1, max_length=64)
+
+
+async def mla_received(
+    session: AsyncSession,
+    *,
+    ctx: Context,
+    principal: Principal,
+    request_id: int | str,
+    data: MlaReceivedIn,
+) -> RequestPublic:
+    """The requested State confirmed receipt of the MLA request. Under the Convention on
+    Cybercrime the hold pending the decision starts then (Art. 29(7)); the plan changes to
+    follow-ups (and a practical end where the requested State's law limits the hold). 409 unless
+    the MLA request was recorded and its receipt was not yet."""
+    now = ctx.clock.now()
+    req = await _locked(session, principal=principal, request_id=request_id)
+    old = req.status
+    new = transition(old, Action.MLA_RECEIVED)
+    if req.mla_received_at is not None:
+        raise Conflict(
+            f"request {req.reference}: receipt of the MLA request was already recorded"
+            f" ({req.mla_received_at.isoformat()})"
+        )
+    notes: dict[str, str] = {}
+    at = parse_instant(
+        data.received_at,
+        field="received_at",
+        tz=data.tz,
+        dst=data.dst,
+        now=now,
+        not_before=req.mla_sent_at,
+        country=_custodian_country(req),
+        notes=notes,
+    )
+    _note_dates(req, {f"mla {k}": v for k, v in notes.items()})
+    req.mla_received_at = at
+    req.status = new.value
+    return await _finish(
+        session,
+        req,
+        ctx=ctx,
+        principal=principal,
+        action="mla-received",
+        old=old,
+        now=now,
+        detail={"received_at": at.isoformat()},
     )
 
 

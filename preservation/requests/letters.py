@@ -57,10 +57,13 @@ def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> 
     if region in EEA:
         keys += ["EEA", "European Region", "EU"]
     keys += ["default"]
-    entities = provider.get("entities") or []
+    entities = [
+        e if isinstance(e, dict) else {k: getattr(e, k, None) for k in ("region", "name", "address")}
+        for e in provider.get("entities") or []
+    ]
     for key in keys:
         for entity in entities:
-            if isinstance(entity, dict) and entity.get("region") == key and entity.get("name"):
+            if entity.get("region") == key and entity.get("name"):
                 return {
                     "name": entity["name"],
                     "address": entity.get("address") or "",

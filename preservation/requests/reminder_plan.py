@@ -110,7 +110,9 @@ def events_of(request: PreservationRequest) -> dl.RequestEvents:
         preserved_at=request.preserved_at,
         extensions=tuple(dl.Extension.from_json(e) for e in (request.extensions or [])),
         mla_sent_at=request.mla_sent_at,
+        mla_received_at=request.mla_received_at,
         closed_at=request.closed_at,
+        notes=tuple((request.date_notes or {}).values()),
     )
 
 
@@ -123,6 +125,7 @@ def input_of(
         provider=policy,
         events=events_of(request),
         settings=dl.DeadlineSettings.from_settings(ctx.settings),
+        requested_country=request.country or (request.route or {}).get("country"),
     )
 
 

@@ -213,6 +213,8 @@ class PreservationRequest(SQLModel, table=True):
     #: When the requested State confirmed receipt of the MLA request (Art. 29(7): the hold
     #: pending the decision starts then).
     mla_received_at: datetime | None = utc_column()
+    #: Recorded dates given without a time of day, and how they were read (field -> note).
+    date_notes: dict[str, Any] | None = json_column()
     closed_at: datetime | None = utc_column()
     outcome: str = Field(default="", max_length=30)
     close_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -17,6 +17,7 @@ from preservation.storage.db import Database, upgrade
 from preservation.web.api import actions as api_actions
 from preservation.web.api import deadlines as api_deadlines
 from preservation.web.api import directory as api_directory
+from preservation.web.api import instruments as api_instruments
 from preservation.web.api import requests as api_requests
 from preservation.web.api import system as api_system
 from preservation.web.auth import LIMITER, PRINCIPALS, FailureLimiter, PrincipalCache, authenticate
@@ -41,6 +42,7 @@ def api_modules() -> list[Api]:
         api_requests.api,
         api_actions.api,
         api_deadlines.api,
+        api_instruments.api,
     ]
 
 
@@ -74,6 +76,7 @@ def create_app(
     app.cleanup_ctx.append(_database(settings, migrate=migrate))
     app.cleanup_ctx.append(_scheduler(settings, enabled=scheduler))
     api_directory.setup_directory(app)
+    api_deadlines.setup_feeds(app)
     # After the database and scheduler contexts: they unwind in reverse, so the release at
     # shutdown runs first, and the hooks attach to a database and scheduler that exist.
     setup_graceful_shutdown(app)

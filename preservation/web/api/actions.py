@@ -101,6 +101,28 @@ async def mla(call: Call) -> web.Response:
 
 @api.route(
     "POST",
+    "/api/v1/requests/{id}/mla-received",
+    summary="Record that the requested State confirmed receipt of the MLA request",
+    tag=TAG,
+    body=actions.MlaReceivedIn,
+    response=RequestPublic,
+    roles=ROLES,
+    errors=TRANSITION_ERRORS,
+    idempotent_key=True,
+)
+async def mla_received(call: Call) -> web.Response:
+    ctx = context_of(call.request)
+    return await idempotent(
+        call,
+        scope=_scope(call, "mla-received"),
+        work=lambda s: actions.mla_received(
+            s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
+        ),
+    )
+
+
+@api.route(
+    "POST",
     "/api/v1/requests/{id}/close",
     summary="Close a preservation request with its outcome",
     tag=TAG,

@@ -39,6 +39,7 @@ def upgrade() -> None:
             "mla_received_at", preservation.storage.models.UTCDateTime(timezone=True), nullable=True
         ),
     )
+    op.add_column("preservation_request", sa.Column("date_notes", sa.JSON(), nullable=True))
     op.add_column("outbox", sa.Column("instrument", sa.JSON(), nullable=True))
     # Carry existing requests over: each recipient's instrument is its request's regime.
     outbox = sa.table("outbox", sa.column("request_id", sa.Integer), sa.column("instrument", sa.JSON))
@@ -58,6 +59,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("outbox", "instrument")
+    op.drop_column("preservation_request", "date_notes")
     op.drop_column("preservation_request", "mla_received_at")
     op.drop_column("preservation_request", "regime_asked")
     op.drop_column("preservation_request", "necessity")
