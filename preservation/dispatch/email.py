@@ -79,7 +79,14 @@ def build_email(message: OutgoingMessage, *, settings: Settings, now: datetime) 
 async def send_email(message: OutgoingMessage, *, settings: Settings, now: datetime) -> str:
     """Deliver to the SMTP server of the settings; returns the Message-ID. DeliveryError on any
     refusal, timeout or connection failure."""
-    mail = build_email(message, settings=settings, now=now)
+    try:
+        mail = build_email(message, settings=settings, now=now)
+    except DeliveryError as exc:
+        raise DeliveryError(exc.reason, final=True) from None
+    except (ValueError, TypeError) as exc:
+        # e.g. a line break in a header (a case reference stored before they were refused):
+        # no retry can build it, so the row fails at once and the unit is alerted.
+        raise DeliveryError(f"the mail cannot be built: {exc}", final=True) from None
     security = settings.smtp_security
     try:
         errors, _ = await aiosmtplib.send(

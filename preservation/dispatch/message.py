@@ -10,12 +10,15 @@ from typing import Any
 class DeliveryError(Exception):
     """The channel could not deliver the message; the dispatcher retries it later."""
 
-    def __init__(self, reason: str, *, permanent: bool = False):
+    def __init__(self, reason: str, *, permanent: bool = False, final: bool = False):
         super().__init__(reason)
         self.reason = reason
         #: A refusal that no retry can change (informational: the dispatcher still retries up to
         #: the limit, because a mail server's 5xx is sometimes a misconfiguration fixed in hours).
-        self.permanent = permanent
+        self.permanent = permanent or final
+        #: Nothing we send could ever get through (a message that cannot be built, a URL the
+        #: service may not send to): the row fails at once and the unit is alerted, no retries.
+        self.final = final
 
 
 def domain_of(address: str) -> str:

@@ -345,6 +345,7 @@ async def _deliver_one(
                     idempotency_key=key,
                     timeout_seconds=settings.smtp_timeout_seconds,
                     extra_headers={"X-Preservation-Idempotency-Key": key},
+                    allowed=settings.outbound_allowed,
                 )
                 job.done.add("webhook")
             except DeliveryError as exc:

@@ -51,7 +51,14 @@ async def http():  # type: ignore[no-untyped-def]
 
 def dispatcher_for(settings, clock, db, http, **over):  # type: ignore[no-untyped-def]
     tuned = settings.model_copy(
-        update={"max_attempts": 2, "retry_base_seconds": 10.0, "retry_max_seconds": 60.0, **over}
+        update={
+            "max_attempts": 2,
+            "retry_base_seconds": 10.0,
+            "retry_max_seconds": 60.0,
+            # The receiver is on loopback: the operator allows it (domain/urls.py).
+            "outbound_allowed_hosts": "127.0.0.1",
+            **over,
+        }
     )
     return Dispatcher(db=db, settings=tuned, clock=clock, regimes=regimes_for(tuned), http=http)
 

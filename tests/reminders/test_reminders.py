@@ -530,7 +530,8 @@ async def test_webhook_is_signed_and_carries_the_idempotency_key(db, settings, c
     hook_app = web.Application()
     hook_app.router.add_post("/hook", hook)
     async with TestServer(hook_app, host="127.0.0.1") as server:
-        ctx = context(settings, clock, smtp_port=sink.port)
+        # The receiver is on loopback: the operator allows it (domain/urls.py).
+        ctx = context(settings, clock, smtp_port=sink.port, outbound_allowed_hosts="127.0.0.1")
         unit_id, user_id = await make_unit(
             db,
             now=T0,
@@ -564,7 +565,8 @@ async def test_webhook_failure_retries_only_the_webhook(db, settings, clock, sin
     hook_app = web.Application()
     hook_app.router.add_post("/hook", hook)
     async with TestServer(hook_app, host="127.0.0.1") as server:
-        ctx = context(settings, clock, smtp_port=sink.port)
+        # The receiver is on loopback: the operator allows it (domain/urls.py).
+        ctx = context(settings, clock, smtp_port=sink.port, outbound_allowed_hosts="127.0.0.1")
         unit_id, user_id = await make_unit(
             db, now=T0, webhook_url=str(server.make_url("/hook")), webhook_secret="k"
         )

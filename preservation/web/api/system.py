@@ -6,8 +6,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from preservation.access.units import UnitPublic, UnitUpdate, get_unit, public, update_unit
+from preservation.dispatch import outbound
+from preservation.errors import InvalidInput
 from preservation.web.endpoints import Api, Call
-from preservation.web.keys import CLOCK, DB, SCHEDULER
+from preservation.web.keys import CLOCK, DB, SCHEDULER, SETTINGS
 
 api = Api()
 
@@ -74,8 +76,21 @@ async def get_own_unit(call: Call) -> UnitPublic:
 )
 async def patch_own_unit(call: Call) -> UnitPublic:
     app = call.request.app
+    allowed = app[SETTINGS].outbound_allowed
+    change: UnitUpdate = call.body
+    change.check_webhook(allowed)
+    if change.webhook_url:
+        # The addresses the name resolves to now (checked again at each sending).
+        try:
+            await outbound.check_reachable(change.webhook_url, allowed=allowed)
+        except outbound.OutboundRefused as exc:
+            raise InvalidInput("webhook_url", str(exc)) from None
     async with app[DB].write() as session:
         unit = await update_unit(
-            session, unit_id=call.principal.unit_id, change=call.body, now=app[CLOCK].now()
+            session,
+            unit_id=call.principal.unit_id,
+            change=change,
+            now=app[CLOCK].now(),
+            allowed=allowed,
         )
         return public(unit)

@@ -22,6 +22,7 @@ import pytz
 from aiohttp import web
 
 from preservation.access.auth import REQUEST_ROLES
+from preservation.domain.text import control_problem
 from preservation.errors import Forbidden, PreservationError, TooManyRequests
 from preservation.storage.models import Unit
 from preservation.web import sessions
@@ -184,6 +185,9 @@ def redirect(location: str) -> web.Response:
 def safe_next(target: str | None) -> str:
     """A local path to go back to after signing in (never another site)."""
     if not target:
+        return "/"
+    if control_problem(target) is not None or any(ch.isspace() for ch in target):
+        # A line break would end the Location header (aiohttp refuses it: an empty answer).
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -12,7 +12,7 @@ from preservation.access.units import UnitPublic, UnitUpdate, get_unit, public, 
 from preservation.directory.service import validated
 from preservation.errors import FieldError, Forbidden, PreservationError
 from preservation.web.api.directory import UNIT_SETTINGS
-from preservation.web.keys import CLOCK, DB
+from preservation.web.keys import CLOCK, DB, SETTINGS
 from preservation.web.pages.base import current, posted, render, see_other
 from preservation.web.pages.forms import FormErrors
 
@@ -73,7 +73,11 @@ async def unit_post(request: web.Request) -> web.StreamResponse:
         change = validated(UnitUpdate, body)
         async with request.app[DB].write() as session:
             await update_unit(
-                session, unit_id=ws.principal.unit_id, change=change, now=request.app[CLOCK].now()
+                session,
+                unit_id=ws.principal.unit_id,
+                change=change,
+                now=request.app[CLOCK].now(),
+                allowed=request.app[SETTINGS].outbound_allowed,
             )
     except PreservationError as exc:
         if exc.status != 422:
