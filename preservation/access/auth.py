@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import or_
 from sqlmodel import select
 
 from preservation.errors import InvalidInput
@@ -79,31 +80,66 @@ async def ensure_user(
 
 
 async def create_token(
-    session: AsyncSession, *, unit: str, role: str, user: str | None, now: datetime
+    session: AsyncSession,
+    *,
+    unit: str,
+    role: str,
+    user: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+    label: str = "",
+    kind: str = "person",
 ) -> str:
-    """Create the unit and user where missing and return a new token (stored only as its hash)."""
+    """Create the unit and user where missing and return a new token (stored only as its hash).
+    `kind` "integration" names a program rather than a person (the audit trail shows the name)."""
     _, user_row = await ensure_user(session, unit=unit, user=user or f"{role}", role=role, now=now)
+    if user_row.disabled_at is not None:
+        raise InvalidInput("user", "is disabled")
+    if kind != "person":
+        user_row.kind = kind
     token = new_token()
     session.add(
         ApiToken(
-            user_id=user_row.id, token_hash=hash_token(token), prefix=token[:10], created_at=now
+            user_id=user_row.id,
+            token_hash=hash_token(token),
+            prefix=token[:10],
+            created_at=now,
+            expires_at=expires_at,
+            label=label,
         )
     )
     return token
 
 
-async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    return await principal_for_hash(session, hash_token(token))
+async def principal_for_token(
+    session: AsyncSession, token: str, *, now: datetime | None = None
+) -> Principal | None:
+    return await principal_for_hash(session, hash_token(token), now=now)
 
 
-async def principal_for_hash(session: AsyncSession, digest: str) -> Principal | None:
+def live_credential(digest: str, now: datetime | None):  # type: ignore[no-untyped-def]
+    """The conditions of a usable credential row: not revoked, not expired at `now` (when
+    given), and its owner not disabled."""
+    conditions = [
+        ApiToken.token_hash == digest,
+        ApiToken.revoked_at.is_(None),
+        User.disabled_at.is_(None),
+    ]
+    if now is not None:
+        conditions.append(or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+    return conditions
+
+
+async def principal_for_hash(
+    session: AsyncSession, digest: str, *, now: datetime | None = None
+) -> Principal | None:
     """The owner of the live credential stored as `digest` (a token, or a feed: see access/feeds.py)."""
     row = (
         await session.execute(
             select(ApiToken, User, Unit)
             .join(User, User.id == ApiToken.user_id)
             .join(Unit, Unit.id == User.unit_id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+            .where(*live_credential(digest, now))
         )
     ).first()
     if row is None:

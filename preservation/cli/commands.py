@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from preservation.cli import audit, core, deadlines, directory, ops, requests
+from preservation.cli import audit, core, deadlines, directory, ops, requests, users
 
 REGISTRARS = [
     core.register,
@@ -11,4 +11,5 @@ REGISTRARS = [
     directory.register,
     requests.register,
     deadlines.register,
+    users.register,
 ]

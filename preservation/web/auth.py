@@ -9,7 +9,7 @@ from aiohttp import web
 
 from preservation.access.auth import Principal, hash_token, principal_for_token
 from preservation.errors import TooManyRequests, Unauthorized
-from preservation.web.keys import DB
+from preservation.web.keys import CLOCK, DB
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 
@@ -100,7 +100,7 @@ async def authenticate(request: web.Request) -> Principal:
         principal = cache.get(digest) if cache is not None else None
         if principal is None:
             async with app[DB].read() as session:
-                principal = await principal_for_token(session, token)
+                principal = await principal_for_token(session, token, now=app[CLOCK].now())
             if principal is not None and cache is not None:
                 cache.put(digest, principal)
     if principal is None:

@@ -10,7 +10,9 @@ Design (works with any number of nodes, needs no new table and no shared secret 
   can never be used as a bearer token on the API (``principal_for_token`` hashes the bare value
   and finds nothing).
 - A session lasts at most ``SESSION_HOURS`` from sign-in (checked on every request, and the
-  cookie's Max-Age says the same).
+  cookie's Max-Age says the same), and ends after ``session_idle_minutes`` without a request
+  (``last_used_at``, moved on at most once a minute). A password change, a reset and disabling
+  the person revoke their sessions (access/people.py).
 - The bearer token itself never reaches the cookie jar: it is a long-lived secret, the session
   value is short-lived and revocable.
 - CSRF: every form carries HMAC-SHA256(session value, "csrf") (double submit tied to the
@@ -28,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from preservation.access.auth import Principal
+from preservation.access.auth import Principal, live_credential
 from preservation.storage.models import ApiToken, Unit, User
 
 SESSION_COOKIE = "pd_session"
@@ -48,6 +50,8 @@ class WebSession:
     #: The cookie value (needed to derive the CSRF token; never logged).
     value: str
     expires_at: datetime
+    #: The last request seen (the session's start until then).
+    last_used_at: datetime | None = None
 
     @property
     def csrf(self) -> str:
@@ -118,13 +122,31 @@ async def start_session(
             token_hash=session_hash(value),
             prefix=value[:10],
             created_at=now,
+            last_used_at=now,
         )
     )
     return value, now + timedelta(hours=SESSION_HOURS)
 
 
-async def find_session(db_session: AsyncSession, *, value: str, now: datetime) -> WebSession | None:
-    """The live session of a cookie value, or None (unknown, revoked or expired)."""
+#: How stale `last_used_at` may get before a request writes it again.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+async def touch_session(db_session: AsyncSession, *, value: str, now: datetime) -> None:
+    """Record activity on the session (inactivity ends it)."""
+    await db_session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == session_hash(value), ApiToken.revoked_at.is_(None))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def find_session(
+    db_session: AsyncSession, *, value: str, now: datetime, idle: timedelta | None = None
+) -> WebSession | None:
+    """The live session of a cookie value, or None (unknown, revoked, expired, idle for longer
+    than `idle`, or its person disabled)."""
     if not value.startswith(SESSION_PREFIX) or len(value) > MAX_VALUE:
         return None
     digest = session_hash(value)
@@ -133,7 +155,7 @@ async def find_session(db_session: AsyncSession, *, value: str, now: datetime) -
             select(ApiToken, User, Unit)
             .join(User, User.id == ApiToken.user_id)
             .join(Unit, Unit.id == User.unit_id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+            .where(*live_credential(digest, now))
         )
     ).first()
     if row is None:
@@ -144,10 +166,15 @@ async def find_session(db_session: AsyncSession, *, value: str, now: datetime) -
     expires_at = token.created_at + timedelta(hours=SESSION_HOURS)
     if expires_at <= now:
         return None
+    last_used = token.last_used_at or token.created_at
+    if idle is not None and last_used + idle <= now:
+        return None
     principal = Principal(
         user_id=user.id, user_name=user.name, unit_id=unit.id, unit_name=unit.name, role=user.role
     )
-    return WebSession(principal=principal, value=value, expires_at=expires_at)
+    return WebSession(
+        principal=principal, value=value, expires_at=expires_at, last_used_at=last_used
+    )
 
 
 async def end_session(db_session: AsyncSession, *, value: str, now: datetime) -> bool:

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from preservation.web.pages import dashboard, directory, requests, signin, unit
+from preservation.web.pages import (
+    dashboard,
+    directory,
+    enrol,
+    oidc,
+    people,
+    profile,
+    requests,
+    signin,
+    unit,
+)
 from preservation.web.pages.base import STATIC, page_middleware, setup_jinja
 
 #: Every page module, in the order its routes are registered.
-PAGES = (signin, dashboard, requests, directory, unit)
+PAGES = (signin, oidc, enrol, dashboard, requests, directory, unit, people, profile)
 
 
 def setup_pages(app: web.Application) -> None:

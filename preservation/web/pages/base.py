@@ -26,7 +26,7 @@ from preservation.domain.text import control_problem
 from preservation.errors import Forbidden, PreservationError, TooManyRequests
 from preservation.storage.models import Unit
 from preservation.web import sessions
-from preservation.web.keys import CLOCK, DB
+from preservation.web.keys import CLOCK, DB, SETTINGS
 from preservation.web.pages.forms import field_id
 from preservation.web.sessions import WebSession
 
@@ -126,11 +126,15 @@ async def current(request: web.Request) -> WebSession:
     if not value:
         raise SignInRequired()
     now = request.app[CLOCK].now()
+    idle = timedelta(minutes=request.app[SETTINGS].session_idle_minutes)
     async with request.app[DB].read() as db_session:
-        found = await sessions.find_session(db_session, value=value, now=now)
+        found = await sessions.find_session(db_session, value=value, now=now, idle=idle)
         unit = await db_session.get(Unit, found.principal.unit_id) if found else None
     if found is None:
         raise SignInRequired()
+    if found.last_used_at is None or now - found.last_used_at >= sessions.TOUCH_EVERY:
+        async with request.app[DB].write() as db_session:
+            await sessions.touch_session(db_session, value=value, now=now)
     request[SESSION] = found
     request[UNIT_ZONE] = unit.timezone if unit is not None else "UTC"
     return found
