@@ -2,7 +2,10 @@
 
 Headers: `X-Preservation-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>`,
 `Idempotency-Key` (stable per outbox row: a receiver drops repeats), `X-Preservation-Reference`.
-Any answer outside 2xx, a timeout or a connection failure is a failed attempt."""
+Any answer outside 2xx, a timeout or a connection failure is a failed attempt. The URL, and every
+address its host resolves to at the moment of sending, must be public unless the operator allowed
+the host (dispatch/outbound.py): otherwise nothing is sent and the delivery fails at once.
+Redirects are not followed."""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from typing import Any
 
 import aiohttp
 
+from preservation.dispatch import outbound
 from preservation.dispatch.message import DeliveryError, OutgoingMessage
+from preservation.domain.urls import AllowedHosts
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Preservation-Signature"
@@ -62,26 +67,39 @@ async def post_json(
     idempotency_key: str,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     extra_headers: dict[str, str] | None = None,
+    allowed: AllowedHosts = AllowedHosts(),
+    resolve: outbound.Resolver | None = None,
 ) -> int:
-    """POST `payload` signed with `secret`; returns the HTTP status (2xx), DeliveryError otherwise."""
+    """POST `payload` signed with `secret`; returns the HTTP status (2xx), DeliveryError otherwise.
+
+    `url` is checked, and its host resolved and checked, now (see dispatch/outbound.py); the
+    POST goes to the checked address. A URL the rule refuses is a final DeliveryError."""
     if not secret:
         raise DeliveryError(
             "no webhook secret is configured: refusing to send unsigned", permanent=True
         )
+    try:
+        destination = await outbound.resolve_checked(url, allowed=allowed, resolve=resolve)
+    except outbound.OutboundRefused as exc:
+        raise DeliveryError(f"webhook refused: {exc}", final=True) from None
+    except outbound.ResolutionFailed as exc:
+        raise DeliveryError(f"webhook unreachable: {exc}") from None
     body = encode(payload)
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret),
         "Idempotency-Key": idempotency_key,
         **(extra_headers or {}),
+        "Host": destination.host_header,
     }
     try:
         async with http.post(
-            url,
+            destination.pinned_url,
             data=body,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),
             allow_redirects=False,
+            server_hostname=destination.server_hostname,
         ) as resp:
             await resp.read()
             status = resp.status
@@ -99,6 +117,8 @@ async def send_webhook(
     secret: str,
     now: datetime,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    allowed: AllowedHosts = AllowedHosts(),
+    resolve: outbound.Resolver | None = None,
 ) -> str:
     """Deliver `message` to its URL (message.to); returns the idempotency key as the message id."""
     await post_json(
@@ -109,6 +129,8 @@ async def send_webhook(
         idempotency_key=message.idempotency_key,
         timeout_seconds=timeout_seconds,
         extra_headers={"X-Preservation-Reference": message.reference},
+        allowed=allowed,
+        resolve=resolve,
     )
     log.info(
         "webhook delivered",
