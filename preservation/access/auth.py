@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy import or_
 from sqlmodel import select
 
+from preservation.access.revocation import parent_is_live, revoke_opened_with
 from preservation.errors import InvalidInput
 from preservation.storage.models import ApiToken, Unit, User
 
@@ -36,6 +37,9 @@ class Principal:
     unit_id: int
     unit_name: str
     role: str
+    #: The bearer token (api_token id) the caller's credential was opened with: the token itself,
+    #: or the parent of a page session or a feed (None for a session of a password sign-in).
+    token_id: int | None = None
 
     @property
     def actor(self) -> str:
@@ -139,6 +143,7 @@ async def principal_for_hash(
             select(ApiToken, User, Unit)
             .join(User, User.id == ApiToken.user_id)
             .join(Unit, Unit.id == User.unit_id)
+            .where(parent_is_live())
             .where(*live_credential(digest, now))
         )
     ).first()
@@ -149,7 +154,12 @@ async def principal_for_hash(
     if not hmac.compare_digest(tok.token_hash, digest):
         return None
     return Principal(
-        user_id=user.id, user_name=user.name, unit_id=unit.id, unit_name=unit.name, role=user.role
+        user_id=user.id,
+        user_name=user.name,
+        unit_id=unit.id,
+        unit_name=unit.name,
+        role=user.role,
+        token_id=tok.parent_id or tok.id,
     )
 
 
@@ -159,4 +169,6 @@ async def revoke_tokens(session: AsyncSession, *, prefix: str, now: datetime) ->
     )
     for row in rows:
         row.revoked_at = now
+    # The page sessions and feeds opened with them end too (access/revocation.py).
+    await revoke_opened_with(session, token_ids=[r.id for r in rows if r.id is not None], now=now)
     return len(rows)

@@ -65,6 +65,8 @@ async def create_feed(session: AsyncSession, *, principal: Principal, now: datet
             token_hash=feed_hash(value),
             prefix=value[:10],
             created_at=now,
+            # Revoking the token it was made with ends it (access/revocation.py).
+            parent_id=principal.token_id,
         )
     )
     return value

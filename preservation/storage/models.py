@@ -131,6 +131,9 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = utc_column()
     #: What the owner called it ("case system export").
     label: str = Field(default="", max_length=200)
+    #: Page sessions and feeds: the bearer token they were opened with; revoking it ends them
+    #: (access/revocation.py; migration 0009_hardening).
+    parent_id: int | None = Field(default=None, index=True)
 
 
 class RecoveryCode(SQLModel, table=True):

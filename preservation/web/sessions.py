@@ -34,6 +34,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from preservation.access.auth import Principal, live_credential
+from preservation.access.revocation import parent_is_live
 from preservation.storage.models import ApiToken, Unit, User
 
 SESSION_COOKIE = "pd_session"
@@ -122,6 +123,8 @@ async def start_session(
             token_hash=session_hash(value),
             prefix=value[:10],
             created_at=now,
+            # Revoking the token it was opened with ends it (access/revocation.py).
+            parent_id=principal.token_id,
             last_used_at=now,
         )
     )
@@ -155,6 +158,7 @@ async def find_session(
             select(ApiToken, User, Unit)
             .join(User, User.id == ApiToken.user_id)
             .join(Unit, Unit.id == User.unit_id)
+            .where(parent_is_live())
             .where(*live_credential(digest, now))
         )
     ).first()
@@ -170,7 +174,12 @@ async def find_session(
     if idle is not None and last_used + idle <= now:
         return None
     principal = Principal(
-        user_id=user.id, user_name=user.name, unit_id=unit.id, unit_name=unit.name, role=user.role
+        user_id=user.id,
+        user_name=user.name,
+        unit_id=unit.id,
+        unit_name=unit.name,
+        role=user.role,
+        token_id=token.parent_id,
     )
     return WebSession(
         principal=principal, value=value, expires_at=expires_at, last_used_at=last_used

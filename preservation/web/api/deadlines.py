@@ -22,6 +22,9 @@ from preservation.web.sessions import absolute_url
 api = Api()
 TAG = "deadlines"
 DEFAULT_WITHIN = timedelta(days=30)
+#: Deadlines and feeds are request data: for the roles that work on requests, never the admin
+#: (who keeps the unit's users and settings and is refused every request endpoint).
+REQUEST_DATA_ROLES = frozenset(str(r) for r in REQUEST_ROLES)
 
 
 class DeadlinesQuery(BaseModel):
@@ -62,7 +65,8 @@ class IcsQuery(BaseModel):
     tag=TAG,
     query=DeadlinesQuery,
     response=DeadlineList,
-    errors=(400, 401, 422),
+    roles=REQUEST_DATA_ROLES,
+    errors=(400, 401, 403, 422),
 )
 async def list_deadlines(call: Call) -> DeadlineList:
     app = call.request.app
@@ -85,7 +89,8 @@ async def list_deadlines(call: Call) -> DeadlineList:
     tag=TAG,
     query=IcsQuery,
     media={"text/calendar": "string"},
-    errors=(400, 401, 422),
+    roles=REQUEST_DATA_ROLES,
+    errors=(400, 401, 403, 422),
 )
 async def deadlines_ics(call: Call) -> web.Response:
     return await _ics(call.request, unit_id=call.principal.unit_id, within=call.query.within)
@@ -199,5 +204,8 @@ async def feed_deadlines_ics(call: Call) -> web.Response:
         principal = await feeds.principal_for_feed(session, call.params["token"])
     if principal is None:
         limiter.fail(address)
+        raise NotFound("no such feed")
+    if principal.role not in REQUEST_DATA_ROLES:
+        # Its owner is now an admin: request data is not theirs to read.
         raise NotFound("no such feed")
     return await _ics(request, unit_id=principal.unit_id, within=call.query.within)
