@@ -25,7 +25,8 @@ __all__ = ["ProviderIndex", "ProviderLike", "host_of", "normalize_text", "regist
 
 
 class ProviderLike(Protocol):
-    """What the index reads: a ``Provider`` row, ``ProviderCreate`` or ``ProviderPublic``."""
+    """What the index reads: a ``Provider`` row, ``ProviderCreate`` or ``ProviderPublic`` (and
+    their ``platforms`` where they have them)."""
 
     @property
     def slug(self) -> str: ...
@@ -108,7 +109,8 @@ class ProviderIndex(Generic[P]):
         for i, p in enumerate(self.providers):
             keys: set[str] = set()
             words: set[str] = set()
-            for name in (p.slug, p.name, *p.aliases):
+            platforms = getattr(p, "platforms", None) or ()
+            for name in (p.slug, p.name, *p.aliases, *platforms):
                 word = normalize_text(name)
                 key = word.replace(" ", "")
                 if key:

@@ -128,14 +128,15 @@ async def client(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def tokens(client, clock: FrozenClock) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """One token per role in unit "alpha", and an officer in unit "beta"."""
+    """One token per role in unit "alpha" (the directory role's too), and an officer in unit
+    "beta"."""
     from preservation.access.auth import create_token
     from preservation.web.keys import DB
 
     db = client.server.app[DB]
     out = {}
     async with db.write() as session:
-        for role in ("officer", "supervisor", "admin"):
+        for role in ("officer", "supervisor", "admin", "directory"):
             out[role] = await create_token(
                 session, unit="alpha", role=role, user=f"{role}-a", now=clock.now()
             )

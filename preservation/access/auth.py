@@ -23,7 +23,9 @@ TOKEN_PREFIX = "pdt_"
 class Role(StrEnum):
     officer = "officer"  #: files and follows the unit's requests
     supervisor = "supervisor"  #: the same, plus oversight of the whole unit
-    admin = "admin"  #: keeps the directory, units and users true
+    admin = "admin"  #: keeps the unit's users and settings true
+    #: the only role that changes the shared directory; granted on the command line only
+    directory = "directory"
 
 
 REQUEST_ROLES = frozenset({Role.officer, Role.supervisor})

@@ -1,5 +1,5 @@
-"""`preservation audit verify`: check every request's hash chain of audit events (read-only:
-it neither migrates nor changes anything)."""
+"""`preservation audit verify`: check every request's hash chain of audit events, and the chain
+of directory changes (read-only: it neither migrates nor changes anything)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 
+from preservation.directory import changes as directory_changes
 from preservation.requests import audit
 from preservation.settings import load_settings
 from preservation.storage.db import Database
@@ -24,11 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=cmd_verify)
 
 
-async def _verify() -> tuple[int, list[dict[str, object]]]:
+async def _verify() -> tuple[int, list[dict[str, object]], int, dict[str, object] | None]:
     settings = load_settings()
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
+            changes, link = await directory_changes.verify_all(session)
+            directory = None if link is None else {"seq": link.seq, "reason": link.reason}
             checked, broken = await audit.verify_all(session)
             found = []
             for link in broken:
@@ -41,16 +44,35 @@ async def _verify() -> tuple[int, list[dict[str, object]]]:
                         "reason": link.reason,
                     }
                 )
-            return checked, found
+            return checked, found, changes, directory
     finally:
         await db.dispose()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    checked, broken = asyncio.run(_verify())
+    checked, broken, changes, directory = asyncio.run(_verify())
+    ok = not broken and directory is None
     if args.json:
-        print(json.dumps({"checked": checked, "ok": not broken, "broken": broken}, indent=2))
-    if not broken:
+        print(
+            json.dumps(
+                {
+                    "checked": checked,
+                    "ok": ok,
+                    "broken": broken,
+                    "directory": {"changes": changes, "ok": directory is None, "broken": directory},
+                },
+                indent=2,
+            )
+        )
+    if directory is not None:
+        print(
+            "preservation: directory change log broken: change "
+            f"{directory['seq']}: {directory['reason']}",
+            file=sys.stderr,
+        )
+    elif not args.json:
+        print(f"{changes} directory change(s) verified: chain intact")
+    if ok:
         if not args.json:
             print(f"{checked} audit chain(s) verified: all intact")
         return 0

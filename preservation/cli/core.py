@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tsub = token.add_subparsers(dest="token_command", required=True, parser_class=sub._parser_class)
     create = tsub.add_parser("create", help="print a new bearer token once")
     create.add_argument("--unit", required=True)
-    create.add_argument("--role", required=True, choices=["officer", "supervisor", "admin"])
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["officer", "supervisor", "admin", "directory"],
+        help="directory: the only role that changes the shared directory (granted here only)",
+    )
     create.add_argument("--user")
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_token_create)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from preservation.directory.changes import OPERATOR, Author
 from preservation.directory.io import KINDS, ImportReport, export_directory, import_directory
 from preservation.directory.lookup import IDENTIFIER_TYPES, lookup
 from preservation.directory.snapshot import DirectoryCache
@@ -16,6 +17,7 @@ from preservation.domain.clock import SystemClock
 from preservation.errors import InvalidInput
 from preservation.settings import load_settings
 from preservation.storage.db import Database, upgrade_sync
+from preservation.storage.files import write_private
 
 #: Files with fewer rows get no progress line.
 PROGRESS_MIN_ROWS = 500
@@ -113,6 +115,16 @@ def _read(args: argparse.Namespace) -> tuple[str, str]:
         raise InvalidInput("file", f"{args.file} is not UTF-8 text") from None
 
 
+def _operator() -> str:
+    """The operator at the command line, named by the account that runs the command."""
+    import getpass
+
+    try:
+        return f"{OPERATOR}: {getpass.getuser()}"
+    except (OSError, KeyError):
+        return OPERATOR
+
+
 def report_dict(report: ImportReport) -> dict[str, Any]:
     return {
         "kind": report.kind,
@@ -143,6 +155,7 @@ async def _import(args: argparse.Namespace) -> ImportReport:
                 dry_run=args.dry_run,
                 skip_invalid=args.skip_invalid,
                 progress=progress,
+                by=Author(actor=_operator(), unit="", at=SystemClock().now()),
             )
     finally:
         progress.close()
@@ -179,7 +192,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(content)
     else:
-        args.output.write_text(content, encoding="utf-8")
+        write_private(args.output, content)  # 0600: the directory's addresses stay ours
         print(f"{count} {args.kind} written to {args.output}", file=sys.stderr)
     return 0
 

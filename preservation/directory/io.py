@@ -9,8 +9,9 @@ Files:
 
 - JSON: a list of objects with the fields of ``ProviderCreate`` or ``ContactCreate``.
 - CSV: UTF-8 with a header row; the same fields as columns. List fields (``aliases``,
-  ``domains``, ``phones``, ``emails``, ``languages``) hold items separated by ``;``;
-  ``entity_by_region`` holds a JSON object; booleans ``true``/``false``; an empty cell is null
+  ``domains``, ``platforms``, ``phones``, ``emails``, ``languages``) hold items separated by
+  ``;``; ``entity_by_region``, ``source``, ``entities``, ``other_sources``, ``facts_from``,
+  ``emergency_contact`` and ``eu_representative`` hold JSON; booleans ``true``/``false``; an empty cell is null
   for nullable fields, an empty list for list fields, and the default for ``network``,
   ``hours``, ``notifies_user``, ``accepts_preservation`` and ``demo``.
 - ``id`` and ``stale`` (in the API's answers) are ignored; any other unknown column or key is an
@@ -36,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, ContactCreate
+from preservation.directory.changes import Author, contact_state, provider_state, record_change
 from preservation.directory.snapshot import bump_version
 from preservation.errors import FieldError, InvalidInput
 from providers.models import Provider, ProviderCreate
@@ -56,8 +58,16 @@ KINDS: tuple[Kind, ...] = ("providers", "contacts")
 Progress = Callable[[int, int], None]
 
 _MODELS: dict[str, type[BaseModel]] = {"providers": ProviderCreate, "contacts": ContactCreate}
-_LISTS = {"aliases", "domains", "phones", "emails", "languages"}
-_DICTS = {"entity_by_region"}
+_LISTS = {"aliases", "domains", "platforms", "phones", "emails", "languages"}
+_DICTS = {
+    "entity_by_region",
+    "source",
+    "entities",
+    "other_sources",
+    "facts_from",
+    "emergency_contact",
+    "eu_representative",
+}
 _NULLABLE = {
     "country",
     "portal_url",
@@ -69,6 +79,7 @@ _NULLABLE = {
     "extension_lead_days",
     "verified_on",
     "entity_by_region",
+    "intake_page",
 }
 #: An empty cell means "the default" for these (a cell cannot be empty on purpose).
 _DEFAULT_WHEN_EMPTY = {"network", "hours", "notifies_user", "accepts_preservation", "demo"}
@@ -204,14 +215,15 @@ def parse_content(text: str, fmt: Format) -> tuple[list[str], list[_Row]]:
     return _csv_rows(text) if fmt == "csv" else _json_rows(text)
 
 
-def _from_cells(data: dict[str, str]) -> dict[str, Any]:
+def _from_cells(data: dict[str, str], kind: Kind = "providers") -> dict[str, Any]:
     """CSV text cells -> values the models validate (see the module docstring)."""
     out: dict[str, Any] = {}
+    dicts = _DICTS if kind == "providers" else set()
     for key, raw in data.items():
         cell = raw.strip() if isinstance(raw, str) else raw
         if key in _LISTS:
             out[key] = [part.strip() for part in cell.split(";") if part.strip()]
-        elif key in _DICTS:
+        elif key in dicts:
             if not cell:
                 out[key] = None
             else:
@@ -269,7 +281,7 @@ def _validate(
                 )
             continue
         if fmt == "csv":
-            data = _from_cells(data)
+            data = _from_cells(data, kind)
         try:
             item = model.model_validate(data)
         except ValidationError as exc:
@@ -290,8 +302,10 @@ async def import_directory(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    by: Author,
 ) -> ImportReport:
-    """Validate and upsert every row of ``content`` in the caller's transaction.
+    """Validate and upsert every row of ``content`` in the caller's transaction; each row
+    created or changed is a directory change by ``by`` (``directory.changes``).
 
     Returns the report; ``report.errors`` lists each bad row's number, field and reason, and
     ``report.written`` says whether anything was written. A file that cannot be read at all
@@ -354,15 +368,32 @@ async def import_directory(
 
     if dry_run or (report.errors and not skip_invalid):
         return report
+    state = provider_state if kind == "providers" else contact_state
+    entity = "provider" if kind == "providers" else "contact"
+    logged: list[tuple[Any, dict[str, Any] | None]] = []
     for _, current, values in changes:
         if current is None:
-            session.add(table.model_validate(values))
+            row = table.model_validate(values)
+            session.add(row)
+            logged.append((row, None))
         else:
+            before = state(current)
             for k, v in values.items():
                 setattr(current, k, v)
+            logged.append((current, before))
     if changes:
         await session.flush()
         await bump_version(session)
+        for row, before in logged:
+            await record_change(
+                session,
+                by=by,
+                entity=entity,
+                key=_key(kind, row) if kind == "providers" else str(row.id),
+                action="create" if before is None else "update",
+                before=before,
+                after=state(row),
+            )
     report.written = True
     return report
 
@@ -413,6 +444,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
     if isinstance(value, dict):

@@ -10,7 +10,13 @@ How each type finds its provider and country:
   (``instagram`` -> Meta). The platform comes from the ``platform`` argument or, when that is
   absent, from a ``platform:handle`` identifier (``instagram:some.handle``).
 - ``phone``: no provider; the country is the number's (phonenumbers' region of the number).
-- ``ipv4``, ``ipv6``, ``imei``, ``mac``: neither a provider nor a country (``why`` says what to do).
+- ``ipv4``, ``ipv6``: no provider; the country is the State the registries assigned the
+  address's block to (``carriers.ip_country``, offline): the holder (an ISP or operator) takes
+  requests from abroad through that State's 24/7 point of contact.
+- ``imei``, ``mac``: neither a provider nor a country (``why`` says what to do).
+
+A provider that is a telecom operator or an ISP is reached through its State's point of contact
+(``carriers.carrier_route``) unless its row says it takes foreign requests itself.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pydantic import BaseModel
 
 from contacts.models import ContactPublic
 from contacts.search import country_names
+from preservation.directory.carriers import carrier_route, ip_country, ip_data_version
 from preservation.directory.routing import decide_route
 from preservation.directory.snapshot import Snapshot
 from preservation.errors import InvalidInput
@@ -33,9 +40,11 @@ from providers.models import Provider, ProviderPublic
 __all__ = ["IDENTIFIER_TYPES", "IdentifierView", "LookupResult", "RouteView", "lookup"]
 
 #: Identifier types the look-up accepts (the values of ``identifiers.IdentifierType``).
-IDENTIFIER_TYPES = ("email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac")
+IDENTIFIER_TYPES = (
+    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac", "crypto"
+)  # fmt: skip
 IdentifierTypeName = Literal[
-    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac"
+    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac", "crypto"
 ]
 
 # "instagram:some.handle" (not "https://...", not an IPv6 address).
@@ -70,6 +79,26 @@ class LookupResult(BaseModel):
 def _country_label(code: str) -> str:
     names = country_names(code)
     return f"{code} ({names[-1] if names else code})"
+
+
+def _ip_why(country: str | None, has_contact: bool) -> str:
+    if country is None:
+        return (
+            "The address is in no State's registered space (private, reserved or unallocated): "
+            "find who holds it from the network where it was seen."
+        )
+    told = (
+        f"send to the 24/7 point of contact of {country} (Budapest Convention Art. 35)."
+        if has_contact
+        else f"no 24/7 point of contact that accepts preservation requests is on file for {country}."
+    )
+    return (
+        f"The regional Internet registries assigned this address's block to "
+        f"{_country_label(country)} (delegation data {ip_data_version()}; the holder's "
+        "country, not where the device was). Who had the address at that instant is known to "
+        "the operator or ISP holding the block (the registry's WHOIS names it), and operators "
+        f"take requests from abroad through their State's 24/7 point of contact: {told}"
+    )
 
 
 def split_account(identifier: str, platform: str | None) -> tuple[str, str | None, bool]:
@@ -140,6 +169,8 @@ def lookup(
         provider = snap.providers.by_platform(plat or "")
         if provider is None:
             note = f"No provider in the directory runs the platform {plat!r}. "
+    elif kind in ("ipv4", "ipv6"):
+        country = ip_country(normalized)
     elif kind == "phone":
         region = phonenumbers.region_code_for_number(phonenumbers.parse(normalized, None))
         if region and region.isalpha() and len(region) == 2:
@@ -151,27 +182,30 @@ def lookup(
         country = provider.country
 
     contacts = snap.contacts_for_country(country)
-    route = decide_route(
-        provider=provider,
-        contacts=contacts,
-        country=country,
-        copy_to_poc=copy_to_poc,
-        today=today,
-        staleness_days=max_age_days,
-        with_views=False,
-    )
+    args: dict[str, Any] = {
+        "provider": provider,
+        "contacts": contacts,
+        "country": country,
+        "copy_to_poc": copy_to_poc,
+        "today": today,
+        "staleness_days": max_age_days,
+        "with_views": False,
+    }
+    route = carrier_route(**args) or decide_route(**args)
     why = note + route.why
     if kind in ("ipv4", "ipv6"):
-        why = (
-            "An IP address names neither a provider nor a country in this directory: find who "
-            "holds the address (the regional Internet registry's WHOIS), then look up the "
-            "holder's domain or country."
-        )
+        why = _ip_why(country, bool(route.to))
     elif kind in ("imei", "mac"):
         what = "An IMEI" if kind == "imei" else "A MAC address"
         why = (
             f"{what} identifies a device, not a provider or a country: send to the 24/7 point "
             "of contact of the country whose operators or providers are concerned."
+        )
+    elif kind == "crypto":
+        why = (
+            f"A {plat or 'cryptocurrency'} address names no provider or country: the exchange "
+            "or wallet service that holds it is found from the chain (a blockchain explorer, "
+            "the exchange's attribution); send there, or to its State's 24/7 point of contact."
         )
     # JSON-ready data in the shape of LookupResult (the response model of the endpoint): the
     # provider's and contacts' views are made once per snapshot and day, not per look-up.

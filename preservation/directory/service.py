@@ -10,7 +10,7 @@ read. Readers search the node's snapshot; single rows are read from the database
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, ContactCreate, ContactPublic, ContactUpdate, contact_public
 from contacts.validation import is_stale
+from preservation.directory.changes import (
+    SYSTEM,
+    Author,
+    contact_state,
+    provider_state,
+    record_change,
+)
 from preservation.directory.snapshot import DirectoryCache, bump_version
 from preservation.errors import Conflict, FieldError, InvalidInput, NotFound
 from providers.models import (
@@ -28,7 +35,9 @@ from providers.models import (
     ProviderCreate,
     ProviderPublic,
     ProviderUpdate,
+    legacy_columns,
     provider_public,
+    staleness,
 )
 
 __all__ = [
@@ -228,20 +237,32 @@ async def _check_domains(session: AsyncSession, data: ProviderCreate) -> None:
         )
 
 
-async def create_contact(session: AsyncSession, data: ContactCreate) -> Contact:
+async def create_contact(session: AsyncSession, data: ContactCreate, *, by: Author) -> Contact:
     """Add a point of contact; 409 when its (country, authority) exists."""
     await _check_contact_key(session, data, own_id=None)
     row = Contact.model_validate(data.model_dump())
     session.add(row)
     await session.flush()
     await bump_version(session)
+    await record_change(
+        session,
+        by=by,
+        entity="contact",
+        key=str(row.id),
+        action="create",
+        before=None,
+        after=contact_state(row),
+    )
     return row
 
 
-async def update_contact(session: AsyncSession, contact_id: int, change: ContactUpdate) -> Contact:
+async def update_contact(
+    session: AsyncSession, contact_id: int, change: ContactUpdate, *, by: Author
+) -> Contact:
     """Change the fields set in ``change`` (the others keep their value); the result is
     validated as a whole."""
     row = await _contact_row(session, contact_id)
+    before = contact_state(row)
     merged = {**row.model_dump(exclude={"id"}), **change.model_dump(exclude_unset=True)}
     data = validated(ContactCreate, merged)
     await _check_contact_key(session, data, own_id=row.id)
@@ -249,17 +270,38 @@ async def update_contact(session: AsyncSession, contact_id: int, change: Contact
         setattr(row, key, value)
     await session.flush()
     await bump_version(session)
+    after = contact_state(row)
+    if after != before:
+        await record_change(
+            session,
+            by=by,
+            entity="contact",
+            key=str(row.id),
+            action="update",
+            before=before,
+            after=after,
+        )
     return row
 
 
-async def delete_contact(session: AsyncSession, contact_id: int) -> None:
+async def delete_contact(session: AsyncSession, contact_id: int, *, by: Author) -> None:
     row = await _contact_row(session, contact_id)
+    before = contact_state(row)
     await session.delete(row)
     await session.flush()
     await bump_version(session)
+    await record_change(
+        session,
+        by=by,
+        entity="contact",
+        key=str(contact_id),
+        action="delete",
+        before=before,
+        after=None,
+    )
 
 
-async def create_provider(session: AsyncSession, data: ProviderCreate) -> Provider:
+async def create_provider(session: AsyncSession, data: ProviderCreate, *, by: Author) -> Provider:
     """Add a provider; 409 when the slug exists or a domain is another provider's."""
     if await session.get(Provider, data.slug) is not None:
         raise Conflict(
@@ -271,28 +313,64 @@ async def create_provider(session: AsyncSession, data: ProviderCreate) -> Provid
     session.add(row)
     await session.flush()
     await bump_version(session)
+    await record_change(
+        session,
+        by=by,
+        entity="provider",
+        key=row.slug,
+        action="create",
+        before=None,
+        after=provider_state(row),
+    )
     return row
 
 
-async def update_provider(session: AsyncSession, slug: str, change: ProviderUpdate) -> Provider:
+async def update_provider(
+    session: AsyncSession, slug: str, change: ProviderUpdate, *, by: Author
+) -> Provider:
     """Change the fields set in ``change`` (the others keep their value); the result is
     validated as a whole."""
     row = await _provider_row(session, slug)
-    merged = {**row.model_dump(), **change.model_dump(exclude_unset=True), "slug": row.slug}
+    before = provider_state(row)
+    changed = change.model_dump(exclude_unset=True)
+    merged = {**before, **changed, "slug": row.slug}
+    if "entity_by_region" in changed and "entities" not in changed:
+        merged["entities"] = []  # an older client's change: entities follow it
     data = validated(ProviderCreate, merged)
     await _check_domains(session, data)
     for key, value in data.model_dump().items():
         setattr(row, key, value)
     await session.flush()
     await bump_version(session)
+    after = provider_state(row)
+    if after != before:
+        await record_change(
+            session,
+            by=by,
+            entity="provider",
+            key=row.slug,
+            action="update",
+            before=before,
+            after=after,
+        )
     return row
 
 
-async def delete_provider(session: AsyncSession, slug: str) -> None:
+async def delete_provider(session: AsyncSession, slug: str, *, by: Author) -> None:
     row = await _provider_row(session, slug)
+    before = provider_state(row)
     await session.delete(row)
     await session.flush()
     await bump_version(session)
+    await record_change(
+        session,
+        by=by,
+        entity="provider",
+        key=slug,
+        action="delete",
+        before=before,
+        after=None,
+    )
 
 
 def insert_for(session: AsyncSession) -> Any:
@@ -300,7 +378,7 @@ def insert_for(session: AsyncSession) -> Any:
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-async def load_demo_if_empty(session: AsyncSession) -> DemoLoad:
+async def load_demo_if_empty(session: AsyncSession, *, now: datetime) -> DemoLoad:
     """Load the seed providers and the fictional demo contacts when the directory has neither
     a provider nor a contact; otherwise change nothing.
 
@@ -315,7 +393,7 @@ async def load_demo_if_empty(session: AsyncSession) -> DemoLoad:
     if count:
         return DemoLoad(providers=0, contacts=0)
     insert = insert_for(session)
-    providers = [p.model_dump() for p in load_providers()]
+    providers = [legacy_columns(p.model_dump()) for p in load_providers()]
     contacts = [c.model_dump() for c in load_contacts()]
     added_p = (
         await session.execute(insert(Provider).values(providers).on_conflict_do_nothing())
@@ -325,6 +403,15 @@ async def load_demo_if_empty(session: AsyncSession) -> DemoLoad:
     ).rowcount
     if added_p or added_c:
         await bump_version(session)
+        await record_change(
+            session,
+            by=Author(actor=SYSTEM, unit="", at=now),
+            entity="directory",
+            key="seed",
+            action="load",
+            before=None,
+            after={"providers": max(added_p, 0), "contacts": max(added_c, 0)},
+        )
     return DemoLoad(providers=max(added_p, 0), contacts=max(added_c, 0))
 
 
@@ -334,10 +421,13 @@ async def stale_entries(session: AsyncSession, today: date, max_age_days: int) -
     For the weekly staleness report (read-only)."""
     out: list[StaleEntry] = []
     providers = await session.execute(
-        select(Provider.slug, Provider.name, Provider.verified_on).order_by(Provider.slug)
+        select(Provider.slug, Provider.name, Provider.verified_on, Provider.source).order_by(
+            Provider.slug
+        )
     )
-    for slug, name, verified_on in providers.all():
-        if is_stale(verified_on, today, max_age_days):
+    for slug, name, verified_on, source in providers.all():
+        # By the reading date, and by the date of the document read.
+        if staleness(verified_on, source, today=today, max_age_days=max_age_days):
             out.append(StaleEntry(kind="provider", key=slug, name=name, verified_on=verified_on))
     contacts = await session.execute(
         select(Contact.id, Contact.country, Contact.authority, Contact.verified_on).order_by(

@@ -1,5 +1,5 @@
 """The directory over HTTP: contacts, providers, the look-up of every identifier type, each
-route, search, staleness, and the admin's writes (roles, validation, conflicts)."""
+route, search, staleness, and the directory role's writes (roles, validation, conflicts)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from contacts.models import Contact
 from preservation.directory.service import load_demo_if_empty
 from preservation.directory.snapshot import current_version
 from preservation.web.api.directory import DIRECTORY
-from preservation.web.keys import DB
+from preservation.web.keys import CLOCK, DB
 from providers.models import Provider
+from providers.seed import load_seed
 from tests.conftest import assert_problem, auth
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.usefixtures("demo")
 @pytest.fixture
 async def demo(client) -> None:  # type: ignore[no-untyped-def]
     async with client.server.app[DB].write() as session:
-        loaded = await load_demo_if_empty(session)
-    assert loaded.providers == 25 and loaded.contacts == 8
+        loaded = await load_demo_if_empty(session, now=client.server.app[CLOCK].now())
+    assert loaded.providers == len(load_seed()) >= 150 and loaded.contacts == 8
 
 
 async def get(client: Any, path: str, token: str, **params: str) -> dict[str, Any]:
@@ -97,7 +98,7 @@ async def test_contact_by_id_and_404(client, tokens) -> None:
 
 async def test_providers_list_search_and_show(client, tokens) -> None:
     body = await get(client, "/api/v1/providers", tokens["officer"])
-    assert len(body["items"]) == 25
+    assert len(body["items"]) == len(load_seed())
     assert [p["slug"] for p in body["items"]] == sorted(p["slug"] for p in body["items"])
     # a typo finds Meta first; accents and case do not matter; aliases count
     assert (await get(client, "/api/v1/providers", tokens["officer"], q="faceboo"))["items"][0][
@@ -142,7 +143,7 @@ async def test_contacts_search_is_accent_insensitive(client, tokens) -> None:
             "authority": "Office anti-cybercriminalité",
             "emails": ["oc@example.org"],
         },
-        headers=auth(tokens["admin"]),
+        headers=auth(tokens["directory"]),
     )
     assert resp.status == 201, await resp.text()
     found = await get(client, "/api/v1/contacts", tokens["officer"], q="CYBERCRIMINALITE")
@@ -205,14 +206,62 @@ async def test_lookup_phone_gives_its_country(client, tokens) -> None:
 @pytest.mark.parametrize(
     ("identifier", "kind"), [("203.0.113.7", "ipv4"), ("2001:DB8:0:0::1", "ipv6")]
 )
-async def test_lookup_ip_has_no_provider_nor_country(client, tokens, identifier, kind) -> None:
+async def test_lookup_ip_in_reserved_space_has_no_country(client, tokens, identifier, kind) -> None:
     body = await lookup(client, tokens["officer"], identifier)
     assert body["identifier"]["type"] == kind
     assert body["provider"] is None and body["country"] is None and body["contacts"] == []
     assert body["route"]["channel"] == "poc" and body["route"]["to"] == ""
-    assert "IP address" in body["route"]["why"]
+    assert "no State's registered space" in body["route"]["why"]
     if kind == "ipv6":
         assert body["identifier"]["normalized"] == "2001:db8::1"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "country"),
+    [
+        ("217.160.0.1", "DE"),  # a block RIPE NCC assigned to a German holder
+        ("8.8.8.8", "US"),  # ARIN
+        ("2001:67c:2e8::2", "NL"),  # RIPE NCC's own IPv6 block
+    ],
+)
+async def test_lookup_ip_gives_the_registered_country_and_its_point_of_contact(
+    client, tokens, identifier, country
+) -> None:
+    """Who had an IP address at an instant is the operator's to say; from abroad, through the
+    operator's State's 24/7 point of contact: the State comes from the registries' delegation
+    data shipped with the service (no network)."""
+    body = await lookup(client, tokens["officer"], identifier)
+    assert body["provider"] is None and body["country"] == country
+    assert [c["country"] for c in body["contacts"]] == [country]
+    assert body["route"]["channel"] == "poc"
+    assert body["route"]["to"] == f"poc-{country.lower()}@example.org"
+    why = body["route"]["why"]
+    assert "regional Internet registries" in why and "operator" in why and country in why
+
+
+async def test_a_telecom_is_reached_through_its_states_point_of_contact(client, tokens) -> None:
+    h = auth(tokens["directory"])
+    telco = {
+        "slug": "example-telecom",
+        "name": "Example Telecom",
+        "category": "telecom",
+        "domains": ["example-telecom.de"],
+        "country": "DE",
+        "le_email": "le@example-telecom.de",
+        "verified_on": "2026-11-01",
+    }
+    assert (await client.post("/api/v1/providers", json=telco, headers=h)).status == 201
+    body = await lookup(client, tokens["officer"], "someone@example-telecom.de")
+    assert body["provider"]["slug"] == "example-telecom"
+    assert body["route"]["channel"] == "poc" and body["route"]["to"] == "poc-de@example.org"
+    assert "telecom operator" in body["route"]["why"] and "DE" in body["route"]["why"]
+    # unless the directory says it takes requests from abroad itself
+    resp = await client.put(
+        "/api/v1/providers/example-telecom", json={"accepts_foreign_direct": True}, headers=h
+    )
+    assert resp.status == 200, await resp.text()
+    body = await lookup(client, tokens["officer"], "someone@example-telecom.de")
+    assert body["route"]["channel"] == "email" and body["route"]["to"] == "le@example-telecom.de"
 
 
 async def test_lookup_account(client, tokens) -> None:
@@ -256,7 +305,7 @@ async def test_lookup_invalid_input_names_the_field(client, tokens) -> None:
 
 async def test_route_portal_with_copy_to_the_poc(client, tokens) -> None:
     us = await contact_id(client, tokens["officer"], "US")
-    body = await lookup(client, tokens["officer"], "wa.me/15550100")
+    body = await lookup(client, tokens["officer"], "https://www.instagram.com/some.handle")
     assert body["provider"]["slug"] == "meta"
     assert body["route"] == {
         "channel": "portal",
@@ -280,16 +329,16 @@ async def test_route_copy_follows_the_units_setting(client, tokens) -> None:
 
 
 async def test_route_email_when_the_provider_has_only_an_address(client, tokens) -> None:
-    body = await lookup(client, tokens["officer"], "https://example.pages.dev/x")
+    body = await lookup(client, tokens["officer"], "https://www.cloudflare.com/x")
     assert body["provider"]["slug"] == "cloudflare"
     assert body["route"]["channel"] == "email"
-    assert body["route"]["to"] == "lawenforcement@cloudflare.com"
+    assert body["route"]["to"] == "abuse+law@cloudflare.com"
 
 
 @pytest.mark.parametrize(
     ("identifier", "reason"),
     [
-        ("github.com", "does not take"),  # not direct
+        ("gmx.net", "does not take"),  # not direct
         ("gmail.com", "does not know whether"),  # unknown
         ("example.net", "No provider in the directory serves example.net"),  # not in directory
     ],
@@ -299,7 +348,8 @@ async def test_route_poc(client, tokens, identifier, reason) -> None:
     assert body["route"]["channel"] == "poc"
     assert reason in body["route"]["why"]
     if body["provider"] is not None:
-        assert body["route"]["to"] == "poc-us@example.org"
+        country = body["provider"]["country"].lower()
+        assert body["route"]["to"] == f"poc-{country}@example.org"
         assert body["route"]["copy_to"] == []
 
 
@@ -309,7 +359,9 @@ async def test_route_poc(client, tokens, identifier, reason) -> None:
 async def test_stale_after_the_configured_age(client, tokens, clock) -> None:
     body = await lookup(client, tokens["officer"], "someone@gmail.com")
     assert body["provider"]["stale"] is False and body["contacts"][0]["stale"] is False
-    clock.advance(timedelta(days=190))  # T0 + 190 d is 186 days after the 2026-11-24 check
+    # T0 + 200 d is 2027-06-08: 186 days after the demo contacts' check (2026-11-24), 186
+    # after the providers' reading (2026-12-04)
+    clock.advance(timedelta(days=200))
     body = await lookup(client, tokens["officer"], "someone@gmail.com")
     assert body["provider"]["stale"] is True and body["contacts"][0]["stale"] is True
     listed = await get(client, "/api/v1/providers", tokens["officer"])
@@ -321,7 +373,9 @@ async def test_stale_after_the_configured_age(client, tokens, clock) -> None:
 
 async def test_stale_when_verified_on_moves_back(client, tokens) -> None:
     resp = await client.put(
-        "/api/v1/providers/meta", json={"verified_on": "2020-01-01"}, headers=auth(tokens["admin"])
+        "/api/v1/providers/meta",
+        json={"verified_on": "2020-01-01"},
+        headers=auth(tokens["directory"]),
     )
     assert resp.status == 200 and (await resp.json())["stale"] is True
     body = await lookup(client, tokens["officer"], "instagram:x")
@@ -329,7 +383,7 @@ async def test_stale_when_verified_on_moves_back(client, tokens) -> None:
     assert (await lookup(client, tokens["officer"], "gmail.com"))["provider"]["stale"] is False
 
 
-# --- the admin's writes -----------------------------------------------------------------------
+# --- the directory role's writes -----------------------------------------------------------------------
 
 NEW_CONTACT = {
     "country": "es",
@@ -354,7 +408,7 @@ NEW_PROVIDER = {
 
 async def test_contact_create_update_delete(client, tokens, clock) -> None:
     app = client.server.app
-    h = auth(tokens["admin"])
+    h = auth(tokens["directory"])
     async with app[DB].read() as session:
         v0 = await current_version(session)
     resp = await client.post("/api/v1/contacts", json=NEW_CONTACT, headers=h)
@@ -390,7 +444,7 @@ async def test_contact_create_update_delete(client, tokens, clock) -> None:
 
 
 async def test_contact_writes_reject_and_leave_nothing(client, tokens) -> None:
-    h = auth(tokens["admin"])
+    h = auth(tokens["directory"])
     before = await count(client, Contact)
     bad = {**NEW_CONTACT, "country": "XX", "phones": ["12345"], "emails": ["nope"]}
     body = await assert_problem(await client.post("/api/v1/contacts", json=bad, headers=h), 422)
@@ -418,7 +472,7 @@ async def test_contact_writes_reject_and_leave_nothing(client, tokens) -> None:
 
 
 async def test_provider_create_update_delete(client, tokens) -> None:
-    h = auth(tokens["admin"])
+    h = auth(tokens["directory"])
     resp = await client.post("/api/v1/providers", json=NEW_PROVIDER, headers=h)
     assert resp.status == 201, await resp.text()
     created = await resp.json()
@@ -451,7 +505,7 @@ async def test_provider_create_update_delete(client, tokens) -> None:
 
 
 async def test_provider_writes_reject_and_leave_nothing(client, tokens) -> None:
-    h = auth(tokens["admin"])
+    h = auth(tokens["directory"])
     before = await count(client, Provider)
     bad = {
         **NEW_PROVIDER,
@@ -481,8 +535,10 @@ async def test_provider_writes_reject_and_leave_nothing(client, tokens) -> None:
     ] == 90
 
 
-@pytest.mark.parametrize("role", ["officer", "supervisor", "other_officer"])
-async def test_writes_are_the_admins(client, tokens, role) -> None:
+@pytest.mark.parametrize("role", ["officer", "supervisor", "admin", "other_officer"])
+async def test_writes_are_the_directory_roles_alone(client, tokens, role) -> None:
+    """The directory is shared by every unit: no unit's role, its admin's included, changes it
+    (one unit's admin could otherwise re-route every other unit's letters)."""
     h = auth(tokens[role])
     de = await contact_id(client, tokens["officer"], "DE")
     calls = [
@@ -495,25 +551,32 @@ async def test_writes_are_the_admins(client, tokens, role) -> None:
         client.post(
             "/api/v1/directory/import", json={"format": "json", "content": "[]"}, headers=h
         ),
-        client.get("/api/v1/directory/export", params={"kind": "providers"}, headers=h),
     ]
+    if role != "admin":  # the admin may read the whole directory (export), not change it
+        calls.append(
+            client.get("/api/v1/directory/export", params={"kind": "providers"}, headers=h)
+        )
     for call in calls:
         await assert_problem(await call, 403)
     assert (await get(client, "/api/v1/providers/meta", tokens["officer"]))["name"] == "Meta"
     assert await count(client, Contact) == 8
+    changes = await get(client, "/api/v1/directory/changes", tokens["officer"])
+    assert [c["action"] for c in changes["items"]] == ["load"]  # the demo load alone
 
 
 async def test_another_nodes_change_is_seen(client, tokens, settings) -> None:
     """A write through another node (another Database) bumps the version; this node's snapshot
     follows once its short recheck interval has passed (here: forced)."""
+    from preservation.directory.changes import Author
     from preservation.directory.service import delete_provider
     from preservation.storage.db import Database
+    from tests.conftest import T0
 
     await lookup(client, tokens["officer"], "gmail.com")
     other = Database(settings.database_url)
     try:
         async with other.write() as session:
-            await delete_provider(session, "google")
+            await delete_provider(session, "google", by=Author(actor="ops", unit="", at=T0))
     finally:
         await other.dispose()
     client.server.app[DIRECTORY].invalidate()  # what the recheck interval does after 0.5 s
@@ -530,6 +593,7 @@ async def test_openapi_describes_the_directory(client) -> None:
         "/api/v1/lookup",
         "/api/v1/directory/import",
         "/api/v1/directory/export",
+        "/api/v1/directory/changes",
     ):
         assert path in spec["paths"], path
     assert {"LookupResult", "ProviderPublic", "ContactPublic"} <= set(spec["components"]["schemas"])

@@ -58,7 +58,8 @@ def test_defaults_mean_unknown():
     p = ProviderCreate(slug="a", name="A")
     assert p.notifies_user == "unknown"
     assert p.accepts_foreign_direct is None
-    assert p.aliases == [] and p.domains == [] and p.source == ""
+    assert p.aliases == [] and p.domains == [] and p.source is None
+    assert p.entities == [] and p.facts_from == {} and p.category == "other"
 
 
 @pytest.mark.parametrize(
@@ -133,5 +134,7 @@ def test_table_shape():
     for name in ("aliases", "domains", "entity_by_region"):
         assert isinstance(table.c[name].type, JSON)
     assert table.c.entity_by_region.nullable is True
+    # the document is in source_doc; the column older nodes read keeps its URL
+    assert isinstance(table.c.source_doc.type, JSON) and table.c.source.nullable is False
     assert table.c.accepts_foreign_direct.nullable is True
     assert table.c.notifies_user.nullable is False

@@ -1,6 +1,7 @@
 """The HTML pages on aiohttp's test server: sign-in to a session cookie (flags, expiry, sign-out),
 CSRF refusals, every page rendering, 422 errors next to their inputs (the DST choice included),
-the actions of the record page, the directory (admin edits), HTML vs problem+json errors."""
+the actions of the record page, the directory (the directory role's edits), HTML vs problem+json
+errors."""
 
 from __future__ import annotations
 
@@ -292,7 +293,7 @@ async def test_each_page_renders(client, ready) -> None:  # type: ignore[no-unty
     text = await page(client, "/directory?q=faceboo")
     assert "/directory/providers/meta" in text
     text = await page(client, "/directory/providers/meta")
-    assert "https://example.test/guidelines" in text and "Edit (admin)" not in text
+    assert "https://example.test/guidelines" in text and "Edit (directory role)" not in text
     text = await page(client, "/directory/providers/examplemail")
     assert "stale" in text
     async with client.server.app[DB].read() as s:
@@ -546,15 +547,18 @@ async def test_dashboard_timeline_and_lists(client, ready, clock) -> None:  # ty
 # --- directory edits -----------------------------------------------------------------------------
 
 
-async def test_admin_edits_a_provider_and_officers_may_not(client, ready) -> None:  # type: ignore[no-untyped-def]
-    await sign_in(client, ready["officer"])
-    csrf = await csrf_of(client, "/directory")
-    resp = await client.post("/directory/providers/meta", data={"csrf": csrf, "name": "X"})
-    assert resp.status == 403
-    client.session.cookie_jar.clear()
-    await sign_in(client, ready["admin"])
+async def test_the_directory_role_edits_a_provider_and_no_unit_role_may(client, ready) -> None:  # type: ignore[no-untyped-def]
+    for role in ("officer", "admin"):
+        await sign_in(client, ready[role])
+        text = await page(client, "/directory/providers/meta")
+        assert "Edit (directory role)" not in text
+        csrf = await csrf_of(client, "/directory")
+        resp = await client.post("/directory/providers/meta", data={"csrf": csrf, "name": "X"})
+        assert resp.status == 403, role
+        client.session.cookie_jar.clear()
+    await sign_in(client, ready["directory"])
     text = await page(client, "/directory/providers/meta")
-    assert "Edit (admin)" in text
+    assert "Edit (directory role)" in text
     csrf = CSRF.search(text)[1]
     form = {
         "csrf": csrf,
@@ -567,7 +571,11 @@ async def test_admin_edits_a_provider_and_officers_may_not(client, ready) -> Non
         "preservation_days": "-3",
         "domains": "facebook.com\ninstagram.com",
         "aliases": "Facebook, Instagram",
-        "source": "https://example.test/guidelines",
+        "entities": "EEA | Meta Platforms Ireland Limited | Merrion Road, Dublin 4, Ireland",
+        "source_url": "https://example.test/guidelines",
+        "source_title": "Information for law enforcement",
+        "source_kind": "provider",
+        "source_published": "2025-10-23",
         "verified_on": "2026-11-20",
     }
     resp = await client.post("/directory/providers/meta", data=form)
@@ -580,12 +588,23 @@ async def test_admin_edits_a_provider_and_officers_may_not(client, ready) -> Non
     assert resp.status == 303
     text = await page(client, "/directory/providers/meta?done=saved")
     assert "120 days" in text and "Checked with the desk." in text
+    assert "Meta Platforms Ireland Limited" in text and "Merrion Road" in text
     resp = await client.get("/api/v1/providers/meta", headers=auth(ready["admin"]))
-    assert (await resp.json())["preservation_days"] == 120
+    meta = await resp.json()
+    assert meta["preservation_days"] == 120
+    assert meta["source"] == {
+        "url": "https://example.test/guidelines",
+        "title": "Information for law enforcement",
+        "published": "2025-10-23",
+        "kind": "provider",
+    }
+    # the change is on the log, with its author and unit, for every unit to read
+    text = await page(client, "/directory/changes")
+    assert "directory-a" in text and "preservation_days" in text and "90 → 120" in text
 
 
-async def test_admin_edits_a_contact(client, ready) -> None:  # type: ignore[no-untyped-def]
-    await sign_in(client, ready["admin"])
+async def test_the_directory_role_edits_a_contact(client, ready) -> None:  # type: ignore[no-untyped-def]
+    await sign_in(client, ready["directory"])
     async with client.server.app[DB].read() as s:
         cid = (await s.execute(select(Contact.id))).scalar_one()
     csrf = await csrf_of(client, f"/directory/contacts/{cid}")

@@ -1,5 +1,8 @@
-"""The directory over HTTP: points of contact, providers, the look-up from an identifier, and the
-admin's writes, import and export. Reads are open to every role; writes are the admin's."""
+"""The directory over HTTP: points of contact, providers, the look-up from an identifier, the
+writes, import and export, and the log of changes. Reads are open to every role; writes are the
+``directory`` role's alone (granted on the command line): the directory is shared by every unit,
+so no unit's admin may re-route another unit's letters. Every write is a chained change
+(``directory.changes``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from contacts.models import ContactCreate, ContactPublic, ContactUpdate, contact_public
+from preservation.directory import changes as directory_changes
 from preservation.directory import io as directory_io
 from preservation.directory import service as directory_service
 from preservation.directory.lookup import IdentifierTypeName, LookupResult, lookup
@@ -23,14 +27,17 @@ from preservation.errors import InvalidInput, NotFound
 from preservation.storage.db import Database
 from preservation.storage.models import Unit
 from preservation.web.endpoints import Api, Call
-from preservation.web.keys import CLOCK, DB, SETTINGS
+from preservation.web.keys import CLOCK, DB, SCHEDULER, SETTINGS
 from providers.models import ProviderCreate, ProviderPublic, ProviderUpdate, provider_public
 
 log = logging.getLogger(__name__)
 api = Api()
 
 DIRECTORY = web.AppKey("directory", DirectoryCache)
-ADMIN = {"admin"}
+#: Who changes the shared directory.
+WRITERS = {"directory"}
+#: Who exports it (a read of the whole directory).
+EXPORTERS = {"admin", "directory"}
 #: How long a burst of reads may share one check of the directory version (another node's
 #: change is seen within this time; this node's own changes at once).
 RECHECK_SECONDS = 0.5
@@ -79,7 +86,7 @@ def setup_directory(app: web.Application) -> None:
 async def _load_demo(app: web.Application) -> AsyncIterator[None]:
     if app[SETTINGS].load_demo:
         async with app[DB].write() as session:
-            loaded = await directory_service.load_demo_if_empty(session)
+            loaded = await directory_service.load_demo_if_empty(session, now=app[CLOCK].now())
         if loaded.providers or loaded.contacts:
             log.info(
                 "demo directory loaded",
@@ -89,7 +96,10 @@ async def _load_demo(app: web.Application) -> AsyncIterator[None]:
                     "contacts": loaded.contacts,
                 },
             )
+    # Rebuilds after another node's change run in the background on their own session.
+    app[DIRECTORY].bind(app[DB].read)
     yield
+    await app[DIRECTORY].close()
 
 
 def _today(call: Call) -> date:
@@ -102,6 +112,19 @@ def _age(call: Call) -> int:
 
 def _cache(call: Call) -> DirectoryCache:
     return call.request.app[DIRECTORY]
+
+
+def _by(call: Call) -> directory_changes.Author:
+    return directory_changes.Author.of(call.principal, call.request.app[CLOCK].now())
+
+
+def _written(call: Call) -> None:
+    """After a committed change: this node sees it at once, and a mail to the supervisors
+    (an address letters go to changed) leaves without waiting for the next poll."""
+    _cache(call).invalidate()
+    scheduler = call.request.app.get(SCHEDULER)
+    if scheduler is not None:
+        scheduler.wake()
 
 
 def _contact_id(call: Call) -> int:
@@ -271,7 +294,7 @@ async def lookup_identifier(call: Call) -> dict[str, Any]:
     )
 
 
-# --- the admin's writes ---------------------------------------------------------------------
+# --- the directory role's writes ---------------------------------------------------------------------
 
 
 @api.route(
@@ -282,14 +305,14 @@ async def lookup_identifier(call: Call) -> dict[str, Any]:
     body=ContactCreate,
     response=ContactPublic,
     status=201,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(400, 401, 403, 409, 422),
 )
 async def create_contact(call: Call) -> ContactPublic:
     async with call.request.app[DB].write() as session:
-        row = await directory_service.create_contact(session, call.body)
+        row = await directory_service.create_contact(session, call.body, by=_by(call))
         out = contact_public(row, today=_today(call), max_age_days=_age(call))
-    _cache(call).invalidate()
+    _written(call)
     return out
 
 
@@ -300,15 +323,15 @@ async def create_contact(call: Call) -> ContactPublic:
     tag="directory",
     body=ContactUpdate,
     response=ContactPublic,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(400, 401, 403, 404, 409, 422),
 )
 async def update_contact(call: Call) -> ContactPublic:
     contact_id = _contact_id(call)
     async with call.request.app[DB].write() as session:
-        row = await directory_service.update_contact(session, contact_id, call.body)
+        row = await directory_service.update_contact(session, contact_id, call.body, by=_by(call))
         out = contact_public(row, today=_today(call), max_age_days=_age(call))
-    _cache(call).invalidate()
+    _written(call)
     return out
 
 
@@ -318,14 +341,14 @@ async def update_contact(call: Call) -> ContactPublic:
     summary="Delete a point of contact",
     tag="directory",
     status=204,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(401, 403, 404),
 )
 async def delete_contact(call: Call) -> web.Response:
     contact_id = _contact_id(call)
     async with call.request.app[DB].write() as session:
-        await directory_service.delete_contact(session, contact_id)
-    _cache(call).invalidate()
+        await directory_service.delete_contact(session, contact_id, by=_by(call))
+    _written(call)
     return web.Response(status=204)
 
 
@@ -337,14 +360,14 @@ async def delete_contact(call: Call) -> web.Response:
     body=ProviderCreate,
     response=ProviderPublic,
     status=201,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(400, 401, 403, 409, 422),
 )
 async def create_provider(call: Call) -> ProviderPublic:
     async with call.request.app[DB].write() as session:
-        row = await directory_service.create_provider(session, call.body)
+        row = await directory_service.create_provider(session, call.body, by=_by(call))
         out = provider_public(row, today=_today(call), max_age_days=_age(call))
-    _cache(call).invalidate()
+    _written(call)
     return out
 
 
@@ -355,14 +378,16 @@ async def create_provider(call: Call) -> ProviderPublic:
     tag="directory",
     body=ProviderUpdate,
     response=ProviderPublic,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(400, 401, 403, 404, 409, 422),
 )
 async def update_provider(call: Call) -> ProviderPublic:
     async with call.request.app[DB].write() as session:
-        row = await directory_service.update_provider(session, call.params["slug"], call.body)
+        row = await directory_service.update_provider(
+            session, call.params["slug"], call.body, by=_by(call)
+        )
         out = provider_public(row, today=_today(call), max_age_days=_age(call))
-    _cache(call).invalidate()
+    _written(call)
     return out
 
 
@@ -372,13 +397,13 @@ async def update_provider(call: Call) -> ProviderPublic:
     summary="Delete a provider",
     tag="directory",
     status=204,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(401, 403, 404),
 )
 async def delete_provider(call: Call) -> web.Response:
     async with call.request.app[DB].write() as session:
-        await directory_service.delete_provider(session, call.params["slug"])
-    _cache(call).invalidate()
+        await directory_service.delete_provider(session, call.params["slug"], by=_by(call))
+    _written(call)
     return web.Response(status=204)
 
 
@@ -390,7 +415,7 @@ async def delete_provider(call: Call) -> web.Response:
     query=ImportQuery,
     body=ImportBody,
     response=ImportResult,
-    roles=ADMIN,
+    roles=WRITERS,
     errors=(400, 401, 403, 409, 422),
 )
 async def import_directory(call: Call) -> ImportResult:
@@ -403,11 +428,12 @@ async def import_directory(call: Call) -> ImportResult:
             kind=q.kind,
             dry_run=q.dry_run,
             skip_invalid=q.skip_invalid,
+            by=_by(call),
         )
     if report.errors and not q.skip_invalid:
         raise InvalidInput(errors=[e.as_field_error() for e in report.errors])
     if report.written:
-        _cache(call).invalidate()
+        _written(call)
     log.info(
         "directory import",
         extra={
@@ -441,7 +467,7 @@ async def import_directory(call: Call) -> ImportResult:
     tag="directory",
     query=ExportQuery,
     response=ExportResult,
-    roles=ADMIN,
+    roles=EXPORTERS,
     errors=(401, 403, 422),
 )
 async def export_directory(call: Call) -> ExportResult:
@@ -449,3 +475,53 @@ async def export_directory(call: Call) -> ExportResult:
     async with call.request.app[DB].read() as session:
         content, count = await directory_io.export_directory(session, kind=q.kind, fmt=q.format)
     return ExportResult(kind=q.kind, format=q.format, count=count, content=content)
+
+
+# --- the log of changes ---------------------------------------------------------------------
+
+
+class ChangesQuery(BaseModel):
+    #: "provider", "contact" or "directory" (a load).
+    entity: Literal["provider", "contact", "directory"] | None = None
+    #: A provider's slug or a contact's id.
+    key: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=100, ge=1, le=500)
+    #: The ``next`` of the previous page.
+    cursor: int | None = Field(default=None, ge=1)
+
+
+class DirectoryChange(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    unit: str
+    entity: str
+    key: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    hash: str
+
+
+class DirectoryChanges(BaseModel):
+    items: list[DirectoryChange]
+    #: Pass as ``cursor`` for older changes; null on the last page.
+    next: int | None
+
+
+@api.route(
+    "GET",
+    "/api/v1/directory/changes",
+    summary="List the changes to the directory, latest first (who, unit, when, before, after)",
+    tag="directory",
+    query=ChangesQuery,
+    response=DirectoryChanges,
+    errors=(401, 422),
+)
+async def list_directory_changes(call: Call) -> dict[str, Any]:
+    q: ChangesQuery = call.query
+    async with call.request.app[DB].read() as session:
+        rows, nxt = await directory_changes.list_changes(
+            session, entity=q.entity, key=q.key, before_seq=q.cursor, limit=q.limit
+        )
+    return {"items": [directory_changes.public_event(e) for e in rows], "next": nxt}

@@ -1,6 +1,7 @@
 """Directory pages: search providers and points of contact (or look an identifier up), a
-provider's policy and source, a point of contact; admins edit entries. Reads and writes go
-through directory_service and directory_lookup, like the JSON API."""
+provider's policy and source, a point of contact; the directory role edits entries (no other
+role: the directory is shared by every unit); the log of changes. Reads and writes go through
+directory_service and directory_lookup, like the JSON API."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from preservation.web.pages.base import current, posted, render, see_other
 from preservation.web.pages.forms import FormErrors
 
 PAGES_DIRECTORY = web.AppKey("pages_directory_cache", DirectoryCache)
+#: The one role that edits the shared directory.
+EDITOR = "directory"
 NOTIFIES = ("never", "unless_asked", "always", "unknown")
 PROVIDER_LISTS = ("aliases", "domains")
 PROVIDER_INTS = ("preservation_days", "extension_days", "max_extensions", "extension_lead_days")
-PROVIDER_TEXT = ("name", "country", "portal_url", "le_email", "emergency", "notes", "source")
+PROVIDER_TEXT = ("name", "country", "portal_url", "le_email", "emergency", "notes")
 CONTACT_LISTS = ("phones", "emails", "languages")
 CONTACT_TEXT = ("country", "authority", "network", "hours", "notes", "source")
 
@@ -79,6 +82,45 @@ def _country_name(code: str | None) -> str:
         return ""
     country = pycountry.countries.get(alpha_2=code)
     return country.name if country is not None else code
+
+
+async def changes_page(request: web.Request) -> web.StreamResponse:
+    """Every change to the shared directory, latest first: who, from which unit, when, and
+    each field before and after."""
+    from preservation.directory.changes import list_changes
+
+    await current(request)
+    raw = request.query.get("cursor", "")
+    cursor = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    key = request.query.get("key", "").strip()[:200] or None
+    async with request.app[DB].read() as session:
+        rows, nxt = await list_changes(session, key=key, before_seq=cursor, limit=50)
+    items = []
+    for e in rows:
+        before, after = e.before or {}, e.after or {}
+        fields = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        items.append(
+            {
+                "event": e,
+                "fields": [
+                    {"name": k, "before": _shown(before.get(k)), "after": _shown(after.get(k))}
+                    for k in fields
+                ],
+            }
+        )
+    return render(
+        request, "directory_changes.html", {"items": items, "next": nxt, "key": key or ""}
+    )
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    if value in (None, "", [], {}):
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
 
 
 async def search(request: web.Request) -> web.StreamResponse:
@@ -178,7 +220,7 @@ async def _provider_page(
             "p": provider,
             "values": values,
             "errors": errors,
-            "can_edit": ws.principal.role == "admin",
+            "can_edit": ws.principal.role == EDITOR,
             "notifies": NOTIFIES,
             "country_name": _country_name,
             "done": request.query.get("done") == "saved",
@@ -199,12 +241,40 @@ def _provider_values(p: Any) -> dict[str, Any]:
     ]
     values["notifies_user"] = p.notifies_user
     values["verified_on"] = p.verified_on.isoformat() if p.verified_on else ""
+    values["platforms"] = "\n".join(p.platforms or [])
+    values["entities"] = "\n".join(
+        " | ".join((e.region, e.name, e.address)).rstrip(" |") for e in p.entities or []
+    )
+    source = p.source
+    values["source_url"] = source.url if source else ""
+    values["source_title"] = source.title if source else ""
+    values["source_kind"] = source.kind if source else "provider"
+    values["source_published"] = (source.published or "") if source else ""
     return values
 
 
-def _admin(ws: Any) -> None:
-    if ws.principal.role != "admin":
-        raise Forbidden("only an admin may change the directory")
+def _entities(text: str) -> list[dict[str, str]]:
+    """One entity per line: ``region | name | address``."""
+    out = []
+    for line in text.replace("\r", "").split("\n"):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|", 2)]
+        while len(parts) < 3:
+            parts.append("")
+        out.append({"region": parts[0], "name": parts[1], "address": parts[2]})
+    return out
+
+
+def _editor(ws: Any) -> None:
+    if ws.principal.role != EDITOR:
+        raise Forbidden("only the directory role may change the shared directory")
+
+
+def _by(request: web.Request, ws: Any) -> Any:
+    from preservation.directory.changes import Author
+
+    return Author.of(ws.principal, request.app[CLOCK].now())
 
 
 async def provider_post(request: web.Request) -> web.StreamResponse:
@@ -212,12 +282,15 @@ async def provider_post(request: web.Request) -> web.StreamResponse:
     from providers.models import ProviderUpdate
 
     ws = await current(request)
-    _admin(ws)
+    _editor(ws)
     data = await posted(request, ws)
     values = {k: str(data.get(k, "")) for k in (*PROVIDER_TEXT, *PROVIDER_LISTS, *PROVIDER_INTS)}
     values["accepts_foreign_direct"] = str(data.get("accepts_foreign_direct", ""))
     values["notifies_user"] = str(data.get("notifies_user", "unknown"))
     values["verified_on"] = str(data.get("verified_on", ""))
+    for k in ("platforms", "entities", "source_url", "source_title", "source_published"):
+        values[k] = str(data.get(k, ""))
+    values["source_kind"] = str(data.get("source_kind", "provider"))
     body: dict[str, Any] = {}
     for n in PROVIDER_TEXT:
         body[n] = values[n].strip() or (None if n in ("country", "portal_url", "le_email") else "")
@@ -230,11 +303,23 @@ async def provider_post(request: web.Request) -> web.StreamResponse:
     )
     body["notifies_user"] = values["notifies_user"]
     body["verified_on"] = values["verified_on"].strip() or None
+    body["platforms"] = _split(values["platforms"])
+    body["entities"] = _entities(values["entities"])
+    body["source"] = (
+        {
+            "url": values["source_url"].strip(),
+            "title": values["source_title"].strip(),
+            "published": values["source_published"].strip() or None,
+            "kind": values["source_kind"],
+        }
+        if values["source_url"].strip()
+        else None
+    )
     slug = request.match_info["slug"]
     try:
         change = directory_service.validated(ProviderUpdate, body)
         async with request.app[DB].write() as session:
-            await directory_service.update_provider(session, slug, change)
+            await directory_service.update_provider(session, slug, change, by=_by(request, ws))
     except PreservationError as exc:
         if exc.status not in (409, 422):
             raise
@@ -291,7 +376,7 @@ async def _contact_page(
             "c": contact,
             "values": values,
             "errors": errors,
-            "can_edit": ws.principal.role == "admin",
+            "can_edit": ws.principal.role == EDITOR,
             "country_name": _country_name,
             "done": request.query.get("done") == "saved",
         },
@@ -305,7 +390,7 @@ async def contact_post(request: web.Request) -> web.StreamResponse:
     from preservation.errors import FieldError
 
     ws = await current(request)
-    _admin(ws)
+    _editor(ws)
     data = await posted(request, ws)
     values: dict[str, Any] = {k: str(data.get(k, "")) for k in (*CONTACT_TEXT, *CONTACT_LISTS)}
     values["accepts_preservation"] = data.get("accepts_preservation") == "on"
@@ -318,7 +403,9 @@ async def contact_post(request: web.Request) -> web.StreamResponse:
     try:
         change = directory_service.validated(ContactUpdate, body)
         async with request.app[DB].write() as session:
-            await directory_service.update_contact(session, _contact_id(request), change)
+            await directory_service.update_contact(
+                session, _contact_id(request), change, by=_by(request, ws)
+            )
     except PreservationError as exc:
         if exc.status not in (409, 422):
             raise
@@ -334,6 +421,7 @@ def register(app: web.Application) -> None:
     if DIRECTORY not in app:
         app[PAGES_DIRECTORY] = DirectoryCache()
     app.router.add_get("/directory", search)
+    app.router.add_get("/directory/changes", changes_page)
     app.router.add_get("/directory/providers/{slug}", provider_page)
     app.router.add_post("/directory/providers/{slug}", provider_post)
     app.router.add_get(r"/directory/contacts/{id:\d{1,10}}", contact_page)
