@@ -57,6 +57,7 @@ TYPE_LABELS = {
     "account": "Account",
     "imei": "IMEI",
     "mac": "MAC address",
+    "crypto": "Cryptocurrency address",
 }
 
 

@@ -28,6 +28,7 @@ from preservation.domain.identifiers import (
     _normalize,
     _platform,
     _type,
+    crypto_chain,
 )
 
 _KNOWN_KEYS = frozenset(
@@ -35,13 +36,16 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-def check_identifier(raw: dict[str, Any], *, index: int, now: datetime) -> ParsedIdentifier:
+def check_identifier(
+    raw: dict[str, Any], *, index: int, now: datetime, region: str | None = None
+) -> ParsedIdentifier:
     """Validate one identifier object of the API (`{"type", "value", "port", "platform", "at",
     "from", "to", "tz", "dst"}`, plus an optional `day_first` for numeric log dates).
 
     Errors name the field ("identifiers[0].at"); all errors of the identifier are reported
     together. A lone ambiguous local time is raised as AmbiguousLocalTime with its candidates.
-    `dst` applies to whichever of at/from/to falls in a daylight-saving change."""
+    `dst` applies to whichever of at/from/to falls in a daylight-saving change. `region` (the
+    unit's country) reads a national phone number ("0151 12345678") as one of that country."""
     prefix = f"identifiers[{index}]"
     errors: list[InvalidInput] = []
 
@@ -79,8 +83,10 @@ def check_identifier(raw: dict[str, Any], *, index: int, now: datetime) -> Parse
     if kind is not None and value is not None:
         try:
             normalized, notes = _normalize(
-                kind, value, field=f"{prefix}.value", platform=platform, region=None
+                kind, value, field=f"{prefix}.value", platform=platform, region=region
             )
+            if kind is IdentifierType.CRYPTO and platform is None:
+                platform = crypto_chain(normalized)
         except InvalidInput as exc:
             errors.append(exc)
 

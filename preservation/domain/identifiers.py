@@ -23,6 +23,7 @@ import idna
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from preservation.domain.crypto import CHAINS, crypto_address, crypto_chain
 from preservation.domain.timing import (
     LocalInstant,
     sibling_field,
@@ -34,6 +35,8 @@ __all__ = [
     "IdentifierType",
     "NormalizedIdentifier",
     "ParsedIdentifier",
+    "CHAINS",
+    "crypto_chain",
     "detect_type",
     "normalize",
     "normalize_identifier",
@@ -59,6 +62,8 @@ class IdentifierType(StrEnum):
     IMEI = "imei"
     #: A MAC address (listed by the EU preservation form).
     MAC = "mac"
+    #: A cryptocurrency address; its chain (bitcoin, ethereum ...) travels as the platform.
+    CRYPTO = "crypto"
 
 
 IP_TYPES = frozenset({IdentifierType.IPV4, IdentifierType.IPV6})
@@ -132,9 +137,10 @@ _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _IMEI_SEPARATORS = re.compile(r"[\s\-/.]")
 
 
-def detect_type(text: str) -> IdentifierType | None:
-    """Guess the type of an identifier given without one (the directory look-up).
-    None when nothing fits; a guess is only a look-up aid, never written into a request."""
+def detect_type(text: str, *, region: str | None = None) -> IdentifierType | None:
+    """Guess the type of an identifier given without one (the directory look-up, the form).
+    None when nothing fits; a guess is only a look-up aid, never written into a request.
+    `region` (the unit's country) lets a national number ("0151 12345678") read as a phone."""
     t = text.strip()
     if not t or (any(c.isspace() for c in t) and not _PHONE_CHARS.match(t)):
         return None
@@ -151,12 +157,22 @@ def detect_type(text: str) -> IdentifierType | None:
     if _MAC_SEPARATED.match(t) or _MAC_DOTTED.match(t):
         return IdentifierType.MAC
     digits = re.sub(r"\D", "", t)
+    if _PHONE_CHARS.match(t) and (t.startswith("00") or (region and t.startswith("0"))):
+        # "0049 151 12345678" is 15 digits that may pass the Luhn test, but no IMEI starts with
+        # 00 (its reporting body code): the international prefix of most of the world it is.
+        try:
+            _phone(t, "value", region)
+            return IdentifierType.PHONE
+        except InvalidInput:
+            pass
     if re.fullmatch(r"[\d\s\-/]+", t) and len(digits) == 15 and _luhn_ok(digits):
         return IdentifierType.IMEI
     if _PHONE_CHARS.match(t) and len(digits) >= 7 and (t.startswith("+") or "." not in t):
         return IdentifierType.PHONE
     if _MAC_BARE.match(t) and not t.isdigit():
         return IdentifierType.MAC
+    if crypto_chain(t) is not None:
+        return IdentifierType.CRYPTO
     if t.lower().startswith("www.") or (
         "/" in t and _valid(IdentifierType.DOMAIN, t.split("/")[0])
     ):
@@ -251,6 +267,8 @@ def _normalize(
             return _mac(v, field), ()
         case IdentifierType.ACCOUNT:
             return _account(v, field, platform), ()
+        case IdentifierType.CRYPTO:
+            return crypto_address(v, field=field, chain=_platform(platform)), ()
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -289,15 +307,31 @@ def _email(v: str, field: str) -> str:
     return f"{result.local_part}@{result.ascii_domain}"
 
 
+#: The international prefix of most of the world (ITU-T E.164 recommends it): "0049 ..." is
+#: "+49 ...". Countries with another one (011 in North America) are read through `region`.
+_INTERNATIONAL_00 = re.compile(r"^00(?=[1-9])")
+
+
 def _phone(v: str, field: str, region: str | None) -> str:
-    if not v.startswith("+") and region is None:
+    if not v.startswith("+") and region is None and not _INTERNATIONAL_00.match(v):
         raise InvalidInput(
-            field, "needs its country code: write it with a leading + (e.g. +49 30 901820)"
+            field,
+            "needs its country code: write it with a leading + or 00 (e.g. +49 30 901820), "
+            "or set the unit's country so that national numbers can be read",
         )
-    try:
-        number = phonenumbers.parse(v, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidInput(field, f"is not a phone number ({exc._msg})") from None
+    number = None
+    if v.startswith("+") or region is not None:
+        try:
+            number = phonenumbers.parse(v, region)
+        except phonenumbers.NumberParseException as exc:
+            if not _INTERNATIONAL_00.match(v):
+                raise InvalidInput(field, f"is not a phone number ({exc._msg})") from None
+    if _INTERNATIONAL_00.match(v) and (number is None or not phonenumbers.is_valid_number(number)):
+        try:
+            number = phonenumbers.parse(_INTERNATIONAL_00.sub("+", v), None)
+        except phonenumbers.NumberParseException as exc:
+            raise InvalidInput(field, f"is not a phone number ({exc._msg})") from None
+    assert number is not None
     if not phonenumbers.is_possible_number(number):
         raise InvalidInput(field, "is not a possible phone number (wrong length for its country)")
     if not phonenumbers.is_valid_number(number):

@@ -17,7 +17,7 @@ from preservation.domain.lifecycle import Status
 from preservation.domain.text import MultiLine, SingleLine
 
 IdentifierType = Literal[
-    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac"
+    "email", "url", "domain", "phone", "ipv4", "ipv6", "account", "imei", "mac", "crypto"
 ]
 DataCategory = Literal["subscriber", "identifying", "traffic", "content"]
 StatusName = Literal[
@@ -59,7 +59,8 @@ class IdentifierIn(BaseModel):
 
     type: IdentifierType
     value: str = Field(min_length=1, max_length=1000)
-    #: The platform of an account ("instagram"), or of a handle.
+    #: The platform of an account ("instagram"), or of a handle; the chain of a crypto address
+    #: ("bitcoin", "ethereum"; found from the address when left out).
     platform: str | None = Field(None, min_length=1, max_length=100)
     #: Source port of an IPv4/IPv6 address (carrier-grade NAT makes an address alone ambiguous).
     port: int | None = Field(None, ge=1, le=65535)

@@ -17,6 +17,7 @@ from preservation.storage.db import Database, upgrade
 from preservation.web.api import actions as api_actions
 from preservation.web.api import deadlines as api_deadlines
 from preservation.web.api import directory as api_directory
+from preservation.web.api import identifiers as api_identifiers
 from preservation.web.api import instruments as api_instruments
 from preservation.web.api import requests as api_requests
 from preservation.web.api import system as api_system
@@ -43,6 +44,7 @@ def api_modules() -> list[Api]:
         api_actions.api,
         api_deadlines.api,
         api_instruments.api,
+        api_identifiers.api,
     ]
 
 
