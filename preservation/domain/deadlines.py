@@ -465,13 +465,13 @@ def check_can_extend(inp: DeadlineInput, now: datetime) -> tuple[str, ...]:
     now = _now(now)
     regime = inp.regime
     ex = _expiry(inp)
-    if ex.expires_at is None:
-        raise Conflict("the request has not been sent: there is nothing to extend yet")
     if ex.held:
         raise Conflict(
             "the data are preserved until the decision on the MLA request"
             f" ({regime.mla_citation}): there is nothing to extend"
         )
+    if ex.expires_at is None:
+        raise Conflict("the request has not been sent: there is nothing to extend yet")
     if ex.max_extensions == 0:
         raise Conflict(
             f"{regime.key} provides no extension ({regime.citation});"

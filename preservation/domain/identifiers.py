@@ -266,7 +266,8 @@ def _normalize(
         case IdentifierType.MAC:
             return _mac(v, field), ()
         case IdentifierType.ACCOUNT:
-            return _account(v, field, platform), ()
+            handle = _account(v, field, platform)
+            return handle, handle_warnings(handle, _platform(platform))
         case IdentifierType.CRYPTO:
             return crypto_address(v, field=field, chain=_platform(platform)), ()
     raise AssertionError(kind)  # pragma: no cover
@@ -295,6 +296,10 @@ def _ipv6(v: str, field: str) -> str:
         raise InvalidInput(field, f"{v!r} is not an IPv6 address") from None
     if address.scope_id:
         raise InvalidInput(field, "has a zone index (%...), which only means something on one host")
+    if address.ipv4_mapped is not None:
+        # RFC 5952 section 5: an IPv4-mapped address is written in mixed notation, as the
+        # provider's logs show it (::ffff:198.51.100.9, not ::ffff:c633:6409).
+        return f"::ffff:{address.ipv4_mapped}"
     return address.compressed
 
 
@@ -472,6 +477,66 @@ def _account(v: str, field: str, platform: str | None) -> str:
     if not handle.strip():
         raise InvalidInput(field, "is empty: give the handle or the numeric user ID")
     return handle.strip()
+
+
+#: The handle syntax of the common platforms, as each platform states its rules, and the form of
+#: their numeric user IDs. A handle outside it is warned about, not refused: platforms change
+#: their rules, and a typo is more likely than a rule change.
+_HANDLES: dict[str, tuple[re.Pattern[str], str]] = {
+    "x": (re.compile(r"^[A-Za-z0-9_]{1,15}$"), "1-15 letters, digits or underscores"),
+    "instagram": (
+        re.compile(r"^[A-Za-z0-9._]{1,30}$"),
+        "up to 30 letters, digits, periods or underscores",
+    ),
+    "tiktok": (
+        re.compile(r"^[A-Za-z0-9_.]{2,24}$"),
+        "2-24 letters, digits, underscores or periods",
+    ),
+    "discord": (
+        re.compile(r"^[a-z0-9_.]{2,32}$"),
+        "2-32 lower-case letters, digits, underscores or periods",
+    ),
+    "telegram": (re.compile(r"^[A-Za-z0-9_]{5,32}$"), "5-32 letters, digits or underscores"),
+}
+_PLATFORM_NAMES = {
+    "twitter": "x",
+    "x.com": "x",
+    "ig": "instagram",
+    "tg": "telegram",
+    "t.me": "telegram",
+}
+#: Discord user IDs are "snowflakes": 64-bit integers, 17 to 20 digits in practice.
+_SNOWFLAKE = re.compile(r"^\d{17,20}$")
+_NUMERIC_ID = re.compile(r"^\d{1,20}$")
+
+
+def handle_warnings(handle: str, platform: str | None) -> tuple[str, ...]:
+    """Warnings for a handle that does not fit its platform's syntax (pure)."""
+    name = _PLATFORM_NAMES.get(platform or "", platform or "")
+    rule = _HANDLES.get(name)
+    if rule is None:
+        return ()
+    if name == "discord":
+        if "#" in handle:
+            return (
+                "Discord retired the #1234 discriminators: give the new username or the numeric"
+                " user ID",
+            )
+        if handle.isdigit():
+            return (
+                ()
+                if _SNOWFLAKE.match(handle)
+                else ("a Discord user ID (snowflake) has 17 to 20 digits: check it",)
+            )
+    elif _NUMERIC_ID.match(handle):
+        return ()  # a numeric user ID
+    pattern, words = rule
+    if not pattern.match(handle):
+        label = {"x": "an X", "instagram": "an Instagram", "tiktok": "a TikTok"}.get(
+            name, f"a {name.title()}"
+        )
+        return (f"does not look like {label} handle ({words}): check it",)
+    return ()
 
 
 def _platform(platform: str | None) -> str | None:

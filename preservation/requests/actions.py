@@ -172,7 +172,7 @@ async def _finish(
     )
     await reminders.replan(session, req, ctx=ctx)
     await session.flush()
-    return await to_public(session, req)
+    return await to_public(session, req, regimes=ctx.regimes)
 
 
 def _pending_extension(req: PreservationRequest) -> int | None:
@@ -478,7 +478,7 @@ async def portal_submitted(
         },
     )
     await session.flush()
-    return await to_public(session, req)
+    return await to_public(session, req, regimes=ctx.regimes)
 
 
 # --- recipients --------------------------------------------------------------------------------
@@ -507,6 +507,8 @@ class RecipientDetail(BaseModel):
     last_error: str
     message_id: str
     handoff: HandoffPublic | None = None
+    #: The legal instrument this recipient's letter rests on: {"key", "citation", "why"}.
+    instrument: dict[str, Any] | None = None
 
 
 class RecipientList(BaseModel):
@@ -517,7 +519,7 @@ async def recipients(
     session: AsyncSession, *, ctx: Context, principal: Principal, request_id: int | str
 ) -> RecipientList:
     """The delivery state of each recipient, with the hand-off task of each portal recipient."""
-    from preservation.requests.letters import letter_text
+    from preservation.requests.letters import letter_text, outbox_recipient
     from preservation.requests.reminder_plan import regimes_of
 
     req = await load_request(session, principal=principal, request_id=request_id)
@@ -529,12 +531,17 @@ async def recipients(
         )
     ).scalars()
     items = []
-    text: str | None = None
     for row in rows:
         handoff = None
         if row.status == "handoff":
-            if text is None:
-                text = await letter_text(session, req, regimes=regimes_of(ctx), now=ctx.clock.now())
+            # That recipient's own letter (its instrument: the provider's policy, as a rule).
+            text = await letter_text(
+                session,
+                req,
+                regimes=regimes_of(ctx),
+                now=ctx.clock.now(),
+                recipient=outbox_recipient(row),
+            )
             handoff = HandoffPublic(portal_url=row.to, provider=row.recipient_name, text=text)
         items.append(
             RecipientDetail(
@@ -550,6 +557,7 @@ async def recipients(
                 last_error=row.last_error,
                 message_id=row.message_id,
                 handoff=handoff,
+                instrument=row.instrument or None,
             )
         )
     return RecipientList(items=items)

@@ -169,7 +169,9 @@ def stored_route(route: routing.Route) -> dict[str, Any]:
     }
 
 
-def choose_regime(req: PreservationRequest, route: routing.Route, *, unit: Any, ctx: Context) -> None:
+def choose_regime(
+    req: PreservationRequest, route: routing.Route, *, unit: Any, ctx: Context
+) -> None:
     """The request's instrument: the one the officer asked for, checked against the route and
     the unit's State (422 naming `regime`), or the main addressee's as the route decided it."""
     if req.regime_asked:
@@ -235,12 +237,51 @@ async def assess(
     apply_assessment(
         req,
         route,
-        parsed_warnings=parsed_warnings,
+        parsed_warnings=[*parsed_warnings, *await _owner_warnings(session, req, ctx)],
         identifiers=identifiers,
         unit=unit,
         ctx=ctx,
     )
     return route
+
+
+def owner_warnings(index: Any, *, provider: str | None, rows: Sequence[Any]) -> list[str]:
+    """Warnings for identifiers that belong to another provider than the addressee (by the
+    directory's domains and platforms): that provider needs its own request (pure)."""
+    if not provider or index is None:
+        return []
+    out = []
+    for r in rows:
+        owner = None
+        value = str(getattr(r, "normalized", None) or getattr(r, "value", "") or "")
+        kind = str(getattr(r, "type", ""))
+        if kind == "email" and "@" in value:
+            owner = index.by_domain(value.rsplit("@", 1)[1])
+        elif kind in ("url", "domain"):
+            from providers.matching import host_of
+
+            host = host_of(value)
+            owner = index.by_domain(host) if host else None
+        elif kind == "account" and getattr(r, "platform", None):
+            owner = index.by_platform(str(r.platform))
+        if owner is not None and owner.slug != provider:
+            out.append(
+                f"identifiers[{r.position}]: {value} belongs to {owner.name}, not to the"
+                f" addressee: send {owner.name} its own request for it"
+            )
+    return out
+
+
+async def provider_index(session: AsyncSession, ctx: Context) -> Any:
+    """The directory's provider index: this node's snapshot, or read now (CLI)."""
+    if ctx.directory is not None:
+        return await ctx.directory.index(session)
+    from sqlalchemy import select
+
+    from providers.matching import ProviderIndex
+    from providers.models import Provider
+
+    return ProviderIndex((await session.execute(select(Provider))).scalars().all())
 
 
 def identifier_warnings(rows: Sequence[Any]) -> list[str]:
@@ -249,3 +290,14 @@ def identifier_warnings(rows: Sequence[Any]) -> list[str]:
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+
+async def _owner_warnings(
+    session: AsyncSession, req: PreservationRequest, ctx: Context
+) -> list[str]:
+    if not req.provider or req.id is None:
+        return []
+    from preservation.requests.view import load_identifiers
+
+    rows = await load_identifiers(session, req.id)
+    return owner_warnings(await provider_index(session, ctx), provider=req.provider, rows=rows)

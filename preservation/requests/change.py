@@ -137,7 +137,7 @@ async def patch_in_session(
     )
     await session.flush()
     del provider  # kept until here on purpose (see check_provider)
-    return await to_public(session, req, unit_name=unit.name, identifiers=rows)
+    return await to_public(session, req, unit_name=unit.name, identifiers=rows, regimes=ctx.regimes)
 
 
 async def patch_request(

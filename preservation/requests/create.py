@@ -41,6 +41,8 @@ from preservation.requests.assessment import (
     check_lang,
     identifier_warnings,
     laws_for,
+    owner_warnings,
+    provider_index,
     resolve_regime,
     unknown_provider,
 )
@@ -260,7 +262,16 @@ async def create_in_session(
     apply_assessment(
         req,
         route,
-        parsed_warnings=identifier_warnings(identifiers),
+        parsed_warnings=[
+            *identifier_warnings(identifiers),
+            *owner_warnings(
+                found.snapshot.providers
+                if found.snapshot is not None
+                else await provider_index(session, ctx),
+                provider=req.provider,
+                rows=identifiers,
+            ),
+        ],
         identifiers=len(identifiers),
         unit=unit,
         ctx=ctx,
@@ -316,6 +327,7 @@ async def create_in_session(
         identifiers=identifiers,
         outbox=[SimpleNamespace(**v) for v in outbox or ()],
         deadlines=[(r["kind"], r["due_at"]) for r in rows],
+        regimes=ctx.regimes,
     )
     return Created(
         public=public,

@@ -154,7 +154,12 @@ async def submit_request(
             session, ctx=ctx, principal=principal, req=req, unit=unit, identifiers=identifiers
         )
         public = await to_public(
-            session, req, unit_name=unit.name, identifiers=identifiers, outbox=outbox
+            session,
+            req,
+            unit_name=unit.name,
+            identifiers=identifiers,
+            outbox=outbox,
+            regimes=ctx.regimes,
         )
     if any(m.status == PENDING for m in outbox):
         ctx.wake()

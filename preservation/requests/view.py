@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from preservation.requests.schemas import (
     RoutePublic,
 )
 from preservation.runtime.context import Context
+from preservation.runtime.offload import offload
 from preservation.storage.db import Database
 from preservation.storage.models import (
     OutboxMessage,
@@ -36,18 +37,25 @@ from preservation.storage.models import (
 )
 
 MAX_ID = 2**63 - 1
+#: Formats rendered in a worker thread (runtime/offload.py), not on the event loop.
+HEAVY_FORMATS = frozenset({"pdf", "docx"})
 
 
-async def load_request(
-    session: AsyncSession, *, principal: Principal, request_id: int | str
-) -> PreservationRequest:
-    """The caller's unit's request, or NotFound (also for another unit's)."""
+def _request_id(request_id: int | str) -> int:
     try:
         rid = int(request_id)
     except (TypeError, ValueError):
         raise NotFound("no such request") from None
     if rid < 1 or rid > MAX_ID:
         raise NotFound("no such request")
+    return rid
+
+
+async def load_request(
+    session: AsyncSession, *, principal: Principal, request_id: int | str
+) -> PreservationRequest:
+    """The caller's unit's request, or NotFound (also for another unit's)."""
+    rid = _request_id(request_id)
     req = (
         await session.execute(
             select(PreservationRequest).where(
@@ -105,6 +113,7 @@ async def to_public(
     identifiers: Sequence[Any] | None = None,
     outbox: Sequence[Any] | None = None,
     deadlines: Sequence[tuple[str, datetime]] | None = None,
+    regimes: Mapping[str, Any] | None = None,
 ) -> RequestPublic:
     """The API view of a request; loads whatever the caller has not already got at hand
     (`identifiers` and `outbox` are rows or objects with their columns as attributes;
@@ -214,22 +223,86 @@ async def to_public(
         held_until_decision=req.held_until_decision,
         next_reminder_at=req.next_reminder_at,
         deadlines=[DeadlinePublic(kind=k, due_at=d) for k, d in deadlines],
-        allowed_actions=[
-            a.value for a in allowed_actions(req.status) if a.value not in ("dispatch", "lapse")
-        ],
+        allowed_actions=offered_actions(req, regimes),  # instrument-aware when given
         version=req.version,
     )
+
+
+def offered_actions(req: PreservationRequest, regimes: Mapping[str, Any] | None) -> list[str]:
+    """The transitions the state allows, less those the instrument always refuses: an extension
+    where the instrument has none (Budapest: a fresh request instead), the MLA request's receipt
+    where it changes nothing or was already recorded."""
+    regime = (regimes or {}).get(req.regime)
+    out = []
+    for a in allowed_actions(req.status):
+        if a.value in ("dispatch", "lapse"):
+            continue
+        if a.value == "extend" and regime is not None:
+            if not regime.period_from_provider and not regime.extendable:
+                continue
+        if a.value == "mla-received" and (
+            req.mla_received_at is not None
+            or (regime is not None and regime.hold_starts.value != "mla_received")
+        ):
+            continue
+        out.append(a.value)
+    return out
 
 
 # --- use cases ---------------------------------------------------------------------------------
 
 
 async def get_request(
-    db: Database, *, principal: Principal, request_id: int | str
+    db: Database,
+    *,
+    principal: Principal,
+    request_id: int | str,
+    regimes: Mapping[str, Any] | None = None,
 ) -> RequestPublic:
+    """The public view in four plain statements (the request with its unit's and creator's
+    names; its identifiers; its recipients; its open deadlines), read as rows, not ORM objects."""
+    rid = _request_id(request_id)
+    R = PreservationRequest
     async with db.read() as session:
-        req = await load_request(session, principal=principal, request_id=request_id)
-        return await to_public(session, req)
+        req = (
+            await session.execute(
+                select(
+                    R.__table__,
+                    Unit.name.label("unit_name_of_request"),
+                    User.name.label("creator_name_of_request"),
+                )
+                .join(Unit, Unit.id == R.unit_id)
+                .outerjoin(User, User.id == R.created_by)
+                .where(R.id == rid, R.unit_id == principal.unit_id)
+            )
+        ).first()
+        if req is None:
+            raise NotFound("no such request")
+        identifiers = (
+            await session.execute(
+                select(RequestIdentifier.__table__)
+                .where(RequestIdentifier.request_id == rid)
+                .order_by(RequestIdentifier.position)
+            )
+        ).all()
+        outbox = None
+        if req.status != Status.DRAFT:
+            outbox = (
+                await session.execute(
+                    select(OutboxMessage.__table__)
+                    .where(OutboxMessage.request_id == rid)
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+        return await to_public(
+            session,
+            req,  # type: ignore[arg-type]
+            unit_name=req.unit_name_of_request,
+            creator=req.creator_name_of_request or "",
+            identifiers=identifiers,
+            outbox=outbox,
+            regimes=regimes,
+        )
 
 
 async def render_request_letter(
@@ -261,5 +334,9 @@ async def render_request_letter(
         )
     if lang is not None and fmt != "json":
         check_lang(lang, field="query.lang")
-    body = render_letter(context, fmt=fmt, lang=lang or req.lang)
+    if fmt in HEAVY_FORMATS:
+        # A PDF takes 0.1-0.8 s of CPU: in a worker thread, so the node keeps answering.
+        body = await offload(render_letter, context, fmt=fmt, lang=lang or req.lang)
+    else:
+        body = render_letter(context, fmt=fmt, lang=lang or req.lang)
     return body, CONTENT_TYPES[fmt]

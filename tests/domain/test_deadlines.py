@@ -251,6 +251,7 @@ def test_check_can_extend() -> None:
         sent_at=SENT,
         preserved_at=PRESERVED,
         mla_sent_at=PRESERVED + DAY,
+        mla_received_at=PRESERVED + DAY,
     )
     with pytest.raises(Conflict, match="until the decision"):
         check_can_extend(held, PRESERVED + 2 * DAY)
@@ -291,7 +292,14 @@ def test_extension_lead_reminder() -> None:
 def test_mla_under_budapest_holds_until_decision() -> None:
     mla = PRESERVED + 40 * DAY
     plan = plan_deadlines(
-        inp(BUDAPEST, status=Status.MLA_SENT, sent_at=SENT, preserved_at=PRESERVED, mla_sent_at=mla)
+        inp(
+            BUDAPEST,
+            status=Status.MLA_SENT,
+            sent_at=SENT,
+            preserved_at=PRESERVED,
+            mla_sent_at=mla,
+            mla_received_at=mla,
+        )
     )
     assert plan.held_until_decision
     assert plan.expires_at is None
@@ -340,6 +348,47 @@ def test_mla_under_epoc_pr_holds() -> None:
     assert "Regulation (EU) 2023/1543, Art. 11(2)" in plan.expiry_rule
 
 
+def test_budapest_mla_sent_but_not_received_keeps_the_expiry() -> None:
+    """Art. 29(7): the data continue to be preserved "following the receipt" of the MLA request:
+    sending it changes nothing until the requested State confirms its receipt."""
+    sent = inp(
+        BUDAPEST,
+        status=Status.MLA_SENT,
+        sent_at=SENT,
+        preserved_at=PRESERVED,
+        mla_sent_at=PRESERVED + 40 * DAY,
+    )
+    plan = plan_deadlines(sent)
+    assert not plan.held_until_decision
+    assert plan.expires_at == PRESERVED + 60 * DAY
+    assert EXPIRY in kinds(plan) and MLA_FOLLOWUP not in kinds(plan)
+    assert "hold starts when the requested State confirms its receipt" in plan.expiry_rule
+
+
+def test_budapest_hold_in_the_us_has_a_practical_end() -> None:
+    held = DeadlineInput(
+        regime=BUDAPEST,
+        events=RequestEvents(
+            status=Status.MLA_SENT,
+            sent_at=SENT,
+            preserved_at=PRESERVED,
+            mla_sent_at=PRESERVED + 40 * DAY,
+            mla_received_at=PRESERVED + 45 * DAY,
+        ),
+        requested_country="US",
+    )
+    plan = plan_deadlines(held)
+    assert plan.held_until_decision
+    assert plan.expires_at == PRESERVED + 180 * DAY  # 18 U.S.C. § 2703(f)(2): 90 + 90 days
+    assert "practical end" in plan.expiry_rule and "2703(f)(2)" in plan.expiry_rule
+    assert {MLA_FOLLOWUP, EXPIRY} <= set(kinds(plan))
+    # Elsewhere no limit is on file: held without a fixed end.
+    plan = plan_deadlines(
+        DeadlineInput(regime=BUDAPEST, events=held.events, requested_country="DE")
+    )
+    assert plan.held_until_decision and plan.expires_at is None
+
+
 def test_mla_after_expiry_does_not_hold() -> None:
     plan = plan_deadlines(
         inp(
@@ -348,6 +397,7 @@ def test_mla_after_expiry_does_not_hold() -> None:
             sent_at=SENT,
             preserved_at=PRESERVED,
             mla_sent_at=PRESERVED + 61 * DAY,
+            mla_received_at=PRESERVED + 61 * DAY,
         )
     )
     assert not plan.held_until_decision
@@ -357,7 +407,13 @@ def test_mla_after_expiry_does_not_hold() -> None:
 
 def test_mla_without_acknowledgement_still_chases_it() -> None:
     plan = plan_deadlines(
-        inp(BUDAPEST, status=Status.MLA_SENT, sent_at=SENT, mla_sent_at=SENT + 5 * DAY)
+        inp(
+            BUDAPEST,
+            status=Status.MLA_SENT,
+            sent_at=SENT,
+            mla_sent_at=SENT + 5 * DAY,
+            mla_received_at=SENT + 6 * DAY,
+        )
     )
     assert plan.held_until_decision
     assert kinds(plan)[0] == ACK_MISSING and set(kinds(plan)) == {ACK_MISSING, MLA_FOLLOWUP}
@@ -576,7 +632,12 @@ def test_day_by_day_budapest_hold() -> None:
     def events_at(now: datetime) -> DeadlineInput:
         if now >= mla:
             return inp(
-                BUDAPEST, status=Status.MLA_SENT, sent_at=SENT, preserved_at=SENT, mla_sent_at=mla
+                BUDAPEST,
+                status=Status.MLA_SENT,
+                sent_at=SENT,
+                preserved_at=SENT,
+                mla_sent_at=mla,
+                mla_received_at=mla,
             )
         return inp(BUDAPEST, sent_at=SENT, preserved_at=SENT)
 

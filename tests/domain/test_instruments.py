@@ -30,7 +30,11 @@ def provider(slug: str, country: str, accepts: bool | None, *, portal: bool = Tr
         portal_url=f"https://le.{slug}.test/" if portal else None,
         le_email=None if portal else f"lert@{slug}.test",
         accepts_foreign_direct=accepts,
-        source={"url": f"https://{slug}.test/law-enforcement", "title": "LE guide", "kind": "provider"},
+        source={
+            "url": f"https://{slug}.test/law-enforcement",
+            "title": "LE guide",
+            "kind": "provider",
+        },
         verified_on=date(2026, 12, 1),
     )
 
@@ -237,3 +241,45 @@ def test_parties_file_names_a_source_for_every_state() -> None:
     assert budapest.status("IE") == "not_party"
     assert budapest.status("RU") == "unknown"  # named in no document read: never assumed
     assert budapest.complete is False and budapest.as_of is not None
+
+
+# --- identifiers the letters name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "platform", "warned"),
+    [
+        ("jack", "x", False),
+        ("jack", "twitter", False),
+        ("a very long handle!", "x", True),
+        ("ok.handle_1", "instagram", False),
+        ("bad handle", "instagram", True),
+        ("someone#1234", "discord", True),
+        ("123456789012345678", "discord", False),
+        ("12345", "discord", True),
+        ("durov", "telegram", False),
+        ("ab", "telegram", True),
+    ],
+)
+def test_platform_handle_syntax(value: str, platform: str, warned: bool) -> None:
+    from preservation.domain.identifiers import normalize_identifier
+
+    got = normalize_identifier("account", value, field="f", platform=platform)
+    assert bool(got.notes) is warned, got.notes
+
+
+def test_ipv4_mapped_ipv6_in_mixed_notation() -> None:
+    from preservation.domain.identifiers import normalize
+
+    assert normalize("ipv6", "::ffff:c633:6409", field="f") == "::ffff:198.51.100.9"
+    assert normalize("ipv6", "2001:DB8::1", field="f") == "2001:db8::1"
+
+
+def test_a_date_alone_is_read_on_the_safe_side() -> None:
+    from preservation.domain.dates import safe_start_of_day
+
+    us = safe_start_of_day("2026-12-01", country="US", field="preserved_at")
+    assert us.utc.isoformat() == "2026-12-01T05:00:00+00:00"  # New York: the earliest midnight
+    anywhere = safe_start_of_day("2026-12-01", country=None, field="preserved_at")
+    assert anywhere.utc.isoformat() == "2026-11-30T10:00:00+00:00"  # UTC+14
+    assert "safe side" in us.note

@@ -45,7 +45,15 @@ def test_default_file_is_the_settings_default() -> None:
 
 def test_shipped_figures_match_the_texts() -> None:
     regimes = load_regimes()
-    assert set(regimes) == {"budapest-art29", "us-2703f", "eu-epoc-pr", "domestic"}
+    assert set(regimes) == {
+        "budapest-art29",
+        "us-2703f",
+        "eu-epoc-pr",
+        "domestic",
+        "provider-policy",
+        "poc-cooperation",
+        "cets224-art9",
+    }
 
     bud = regimes["budapest-art29"]
     assert (bud.period_days, bud.period_kind, bud.starts_from) == (

@@ -152,3 +152,21 @@ async def test_instruments_are_listed(client, ready) -> None:  # type: ignore[no
     assert items["budapest-art29"]["channel"] == "poc" and items["budapest-art29"]["parties_as_of"]
     assert items["us-2703f"]["requesting_countries"] == ["US"]
     assert items["cets224-art9"]["in_force"] is False
+
+
+async def test_identifier_of_another_provider_is_warned(client, ready) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    async with client.server.app[DB].write() as s:
+        await s.execute(
+            update(Provider).where(Provider.slug == "mailonly").values(domains=["mailonly.example"])
+        )
+        from preservation.directory.snapshot import bump_version
+
+        await bump_version(s)
+    ids = [{"type": "email", "value": "someone@mailonly.example", "at": "2026-11-19T10:00:00Z"}]
+    data = await create(client, ready["officer"], identifiers=ids)  # addressed to ExampleMail
+    assert any(
+        w.startswith("identifiers[0]:") and "belongs to MailOnly GmbH" in w
+        for w in data["warnings"]
+    ), data["warnings"]
+    own = await create(client, ready["officer"], identifiers=ids, provider="mailonly", country="DE")
+    assert not any("belongs to" in w for w in own["warnings"])

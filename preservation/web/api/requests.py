@@ -126,7 +126,10 @@ async def list_requests(call: Call) -> RequestList:
 )
 async def get_request(call: Call) -> RequestPublic:
     return await view.get_request(
-        call.request.app[DB], principal=call.principal, request_id=call.params["id"]
+        call.request.app[DB],
+        principal=call.principal,
+        request_id=call.params["id"],
+        regimes=context_of(call.request).regimes,
     )
 
 
@@ -170,7 +173,7 @@ async def submit(call: Call) -> web.Response:
         req = await view.load_request(session, principal=call.principal, request_id=request_id)
         outbox = await submit_in_session(session, ctx=ctx, principal=call.principal, req=req)
         due = any(m.status == PENDING for m in outbox)
-        return await view.to_public(session, req, outbox=outbox)
+        return await view.to_public(session, req, outbox=outbox, regimes=ctx.regimes)
 
     async def after() -> None:
         if due:

@@ -13,7 +13,7 @@ from typing import Any
 
 from preservation.errors import FieldError
 
-REQUEST_TEXT = ("case_reference", "offence", "summary", "relevance", "urgency_reason")
+REQUEST_TEXT = ("case_reference", "offence", "summary", "relevance", "necessity", "urgency_reason")
 REQUEST_CHOICE = ("regime", "country", "provider", "lang")
 REQUEST_FLAGS = ("urgent", "confidential", "mla_to_follow")
 CATEGORIES = ("subscriber", "identifying", "traffic", "content")
@@ -87,9 +87,28 @@ class FormErrors:
         return self.by_id.get(ident, [])
 
 
+#: "platform:handle" as people type an account ("instagram:some.handle"), not a URL.
+_PLATFORM_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z0-9._-]{0,62}):(?!//)([^\s:]\S*)$")
+
+
+def detected_type(value: str) -> tuple[str, str | None, str]:
+    """(type, platform, value) for a row left on "detect": an "instagram:handle" is an account
+    of that platform; otherwise the type the value reads as (domain.identifiers.detect_type),
+    or "" when nothing fits (the service then names the row's type as required)."""
+    from preservation.domain.identifiers import detect_type
+
+    text = value.strip()
+    kind = detect_type(text)
+    m = _PLATFORM_PREFIX.match(text)
+    if m and kind not in ("ipv6", "url", "mac"):
+        return "account", m.group(1).lower(), m.group(2)
+    return (kind.value if kind is not None else ""), None, text
+
+
 @dataclass(kw_only=True)
 class IdentifierRow:
-    type: str = "ipv4"
+    #: "" = detect from the value (the form's default: the type follows what was typed).
+    type: str = ""
     value: str = ""
     platform: str = ""
     port: str = ""
@@ -106,9 +125,21 @@ class IdentifierRow:
 
     def body(self) -> dict[str, Any]:
         """The contract's identifier object (empty inputs left out; pydantic checks the rest)."""
-        out: dict[str, Any] = {"type": self.type.strip() or "ipv4", "value": self.value.strip()}
+        kind, platform, value = self.type.strip(), self.platform.strip(), self.value.strip()
+        if not kind:
+            kind, found, value = detected_type(value)
+            platform = platform or found or ""
+        elif (
+            kind == "account"
+            and (m := _PLATFORM_PREFIX.match(value))
+            and (not platform or m.group(1).lower() == platform.lower())
+        ):
+            platform, value = platform or m.group(1).lower(), m.group(2)
+        out: dict[str, Any] = {"value": value}
+        if kind:
+            out["type"] = kind
         for key, value in (
-            ("platform", self.platform),
+            ("platform", platform),
             ("port", self.port),
             ("at", self.at),
             ("from", self.from_),
@@ -146,7 +177,8 @@ class RequestForm:
             value = self.values.get(name, "").strip()
             if value:
                 out[name] = value
-            elif name in ("country", "provider"):
+            elif name in ("country", "provider", "regime"):
+                # regime: null hands the choice to the service (route and unit's country).
                 out[name] = None
         out["data_categories"] = list(self.categories)
         for name in REQUEST_FLAGS:
@@ -203,8 +235,9 @@ def form_from_public(public: Any) -> RequestForm:
         "offence": public.offence,
         "summary": public.summary,
         "relevance": public.relevance,
+        "necessity": public.necessity,
         "urgency_reason": public.urgency_reason,
-        "regime": public.regime,
+        "regime": public.regime if public.regime_asked else "",
         "country": public.country or "",
         "provider": public.provider or "",
         "lang": public.lang,

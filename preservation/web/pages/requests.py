@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from preservation.documents.letter import available_languages
-from preservation.errors import Conflict, FieldError, InvalidInput, NotFound, PreservationError
+from preservation.errors import Conflict, FieldError, InvalidInput, NotFound
 from preservation.requests import actions, change, idempotency, listing, view
 from preservation.requests import create as creation
 from preservation.requests.schemas import RequestCreate, RequestPatch
@@ -37,19 +37,22 @@ from preservation.web.pages.forms import (
     form_from_public,
     parse_form,
 )
+from preservation.web.pages.paste import picked_rows, read_paste
 
 #: Actions offered on the record page, in the order shown.
-ACTIONS = ("submit", "acknowledge", "extend", "mla", "close")
+ACTIONS = ("submit", "acknowledge", "extend", "mla", "mla-received", "close")
 ACTION_MODELS: dict[str, type[BaseModel]] = {
     "acknowledge": actions.AcknowledgeIn,
     "extend": actions.ExtendIn,
     "mla": actions.MlaIn,
+    "mla-received": actions.MlaReceivedIn,
     "close": actions.CloseIn,
 }
 ACTION_FIELDS = {
     "acknowledge": ("provider_reference", "preserved_at", "tz", "dst"),
     "extend": ("requested_at", "tz", "dst"),
     "mla": ("reference", "sent_at", "tz", "dst"),
+    "mla-received": ("received_at", "tz", "dst"),
     "close": ("outcome", "note"),
 }
 DONE = {
@@ -58,6 +61,7 @@ DONE = {
     "acknowledge": "The acknowledgement was recorded.",
     "extend": "The extension request was recorded.",
     "mla": "The MLA request was recorded.",
+    "mla-received": "The receipt of the MLA request was recorded.",
     "close": "The request was closed.",
     "portal": "The portal submission was recorded.",
 }
@@ -86,7 +90,8 @@ async def _choices(request: web.Request) -> dict[str, Any]:
             max_age_days=settings.staleness_days,
         )
     regimes = sorted(
-        ((k, r) for k, r in ctx.regimes.items() if not r.template), key=lambda kr: kr[0]
+        ((k, r) for k, r in ctx.regimes.items() if not r.template and r.in_force),
+        key=lambda kr: kr[0],
     )
     return {
         "regimes": regimes,
@@ -129,6 +134,7 @@ async def _form_page(
     lookups: dict[int, Any],
     status: int = 200,
     notice: str = "",
+    paste: dict[str, Any] | None = None,
 ) -> web.Response:
     rows = []
     for index, row in enumerate(form.rows):
@@ -152,6 +158,7 @@ async def _form_page(
             "errors": errors,
             "public": public,
             "notice": notice,
+            "paste": paste or {},
         },
         status=status,
     )
@@ -185,6 +192,20 @@ async def new_post(request: web.Request) -> web.StreamResponse:
         form.rows.append(IdentifierRow(tz=form.rows[-1].tz if form.rows else ""))
         form.rows = form.rows[:MAX_ROWS]
         return await _form_page(request, form, errors=FormErrors(), public=None, lookups={})
+    if action == "extract":
+        paste = await read_paste(request, ws, data)
+        return await _form_page(
+            request, form, errors=FormErrors(), public=None, lookups={}, paste=paste
+        )
+    if action == "add_picked":
+        picked = picked_rows([str(t) for t in data.getall("pick", [])])
+        form.rows = ([r for r in form.rows if not r.blank()] + picked)[:MAX_ROWS] or [
+            IdentifierRow()
+        ]
+        notice = f"{len(picked)} identifier(s) added from the pasted text." if picked else ""
+        return await _form_page(
+            request, form, errors=FormErrors(), public=None, lookups={}, notice=notice
+        )
     if action.startswith("remove_row_"):
         try:
             del form.rows[int(action.removeprefix("remove_row_"))]
@@ -295,7 +316,9 @@ async def _record_page(
 ) -> web.Response:
     db = request.app[DB]
     ctx = context_of(request)
-    public = await view.get_request(db, principal=ws.principal, request_id=request_id)
+    public = await view.get_request(
+        db, principal=ws.principal, request_id=request_id, regimes=context_of(request).regimes
+    )
     async with db.read() as session:
         recipients = await actions.recipients(
             session, ctx=ctx, principal=ws.principal, request_id=request_id
@@ -351,7 +374,7 @@ async def action_post(request: web.Request) -> web.StreamResponse:
             elif value or key in ("provider_reference", "reference", "note"):
                 body[key] = value
         model = parse_model(ACTION_MODELS[action], body)
-        run = getattr(actions, action)
+        run = getattr(actions, action.replace("-", "_"))
         async with db.write() as session:
             await run(session, ctx=ctx, principal=ws.principal, request_id=request_id, data=model)
         ctx.wake()
@@ -444,25 +467,6 @@ async def letter(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def list_page(request: web.Request) -> web.StreamResponse:
-    ws = await officer(request)
-    status = request.query.get("status") or None
-    try:
-        found = await listing.list_requests(
-            request.app[DB],
-            ctx=context_of(request),
-            principal=ws.principal,
-            status=status,
-            limit=200,
-        )
-    except (ValueError, PreservationError):
-        found = await listing.list_requests(
-            request.app[DB], ctx=context_of(request), principal=ws.principal, limit=200
-        )
-        status = None
-    return render(request, "request_list.html", {"items": found.items, "status": status or ""})
-
-
 # --- the look-up the form's script asks ----------------------------------------------------------
 
 
@@ -486,11 +490,10 @@ async def lookup_json(request: web.Request) -> web.StreamResponse:
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/requests", list_page)
     app.router.add_get("/requests/new", new_form)
     app.router.add_post("/requests/new", new_post)
     app.router.add_get(r"/requests/{id:\d+}", record)
     app.router.add_get(r"/requests/{id:\d+}/letter.{fmt:html|txt|pdf}", letter)
     app.router.add_post(r"/requests/{id:\d+}/recipients/{rid:\d+}/submitted", portal_post)
-    app.router.add_post(r"/requests/{id:\d+}/{action:[a-z]+}", action_post)
+    app.router.add_post(r"/requests/{id:\d+}/{action:[a-z]+(?:-[a-z]+)?}", action_post)
     app.router.add_get("/lookup.json", lookup_json)

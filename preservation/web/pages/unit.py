@@ -17,7 +17,7 @@ from preservation.web.pages.base import current, posted, render, see_other
 from preservation.web.pages.forms import FormErrors
 
 EDITORS = ("supervisor", "admin")
-TEXT = ("authority", "address", "email", "phone", "contact_24_7", "timezone")
+TEXT = ("country", "authority", "address", "email", "phone", "contact_24_7", "timezone")
 
 
 def _values(unit: UnitPublic) -> dict[str, str]:
@@ -69,6 +69,10 @@ async def unit_post(request: web.Request) -> web.StreamResponse:
     body["copy_to_poc"] = values["copy_to_poc"] != "false"
     if not body["timezone"]:
         body["timezone"] = None  # kept as it is
+    if not body["country"]:
+        body["country"] = None  # kept as it is
+    else:
+        body["country"] = body["country"].upper()
     try:
         change = validated(UnitUpdate, body)
         async with request.app[DB].write() as session:
