@@ -228,9 +228,18 @@ async def acknowledge(
         if req.preserved_at is None:
             req.preserved_at = at
             _note_dates(req, notes)
-    if data.provider_reference.strip():
-        req.provider_reference = data.provider_reference.strip()
-        detail["provider_reference"] = req.provider_reference
+    reference = data.provider_reference.strip()
+    if reference and detail["confirms"] == "extension":
+        # The extension's own reference beside it: the provider's first reference stays.
+        extensions = [dict(e) for e in req.extensions]
+        extensions[pending]["reference"] = reference  # type: ignore[index]
+        req.extensions = extensions
+        detail["provider_reference"] = reference
+    elif reference:
+        if req.provider_reference and req.provider_reference != reference:
+            detail["previous_reference"] = req.provider_reference
+        req.provider_reference = reference
+        detail["provider_reference"] = reference
     req.status = new.value
     return await _finish(
         session,

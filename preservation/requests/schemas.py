@@ -268,6 +268,8 @@ class DeadlinePublic(BaseModel):
 class ExtensionPublic(BaseModel):
     requested_at: str
     granted_at: str | None = None
+    #: The provider's reference for the extension, when it gave one.
+    reference: str = ""
 
 
 class RequestPublic(BaseModel):

@@ -215,6 +215,7 @@ async def to_public(
             ExtensionPublic(
                 requested_at=str(e.get("requested_at")),
                 granted_at=str(e["granted_at"]) if e.get("granted_at") else None,
+                reference=str(e.get("reference") or ""),
             )
             for e in (req.extensions or [])
         ],

@@ -170,3 +170,29 @@ async def test_identifier_of_another_provider_is_warned(client, ready) -> None: 
     ), data["warnings"]
     own = await create(client, ready["officer"], identifiers=ids, provider="mailonly", country="DE")
     assert not any("belongs to" in w for w in own["warnings"])
+
+
+async def test_an_extensions_reference_keeps_the_first(client, ready, clock) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from datetime import timedelta as td
+
+    token = ready["officer"]
+    resp = await client.patch(
+        "/api/v1/unit", json={"country": "US"}, headers=auth(ready["supervisor"])
+    )
+    assert resp.status == 200
+    data = await create(client, token)  # a US unit to a US provider: 2703(f), one renewal
+    rid = data["id"]
+
+    async def post(action: str, payload: dict) -> dict:  # type: ignore[type-arg]
+        resp = await client.post(f"{URL}/{rid}/{action}", json=payload, headers=auth(token))
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    clock.advance(td(days=1))
+    await post("acknowledge", {"provider_reference": "FIRST-1"})
+    clock.advance(td(days=30))
+    got = await post("extend", {})
+    assert "extend" not in got["allowed_actions"]  # one is pending
+    got = await post("acknowledge", {"provider_reference": "EXT-2"})
+    assert got["provider_reference"] == "FIRST-1"
+    assert got["extensions"][0]["reference"] == "EXT-2"
