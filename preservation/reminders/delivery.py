@@ -101,7 +101,9 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
     people: dict[tuple[int, str], list[str]] = defaultdict(list)
     for unit_id, role, email in await session.execute(
         select(User.unit_id, User.role, User.email).where(
-            User.unit_id.in_(unit_ids), User.role.in_(("supervisor", "admin")), User.email != ""
+            User.unit_id.in_(unit_ids),
+            User.role.in_(("supervisor", "admin", "directory")),
+            User.email != "",
         )
     ):
         people[(unit_id, role)].append(email)
@@ -109,7 +111,9 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
     for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
         unit = units[r.unit_id]
         if r.kind == STALENESS:
-            emails = people[(unit.id, "admin")] or list(unit.alert_emails or [])
+            # Those who keep the directory: the directory role, and each unit's admin.
+            keepers = people[(unit.id, "directory")] + people[(unit.id, "admin")]
+            emails = keepers or list(unit.alert_emails or [])
         else:
             emails = list(unit.alert_emails or []) + people[(unit.id, "supervisor")]
         done = set((r.payload or {}).get("_done", []))
@@ -199,18 +203,23 @@ async def _digest_lines(
 async def _stale_entries(session: Any, now: datetime, max_age_days: int) -> list[text.StaleEntry]:
     from contacts.models import Contact
     from contacts.validation import is_stale
-    from providers.models import Provider
+    from providers.models import Provider, staleness
 
     today = now.date()
     out = []
-    for slug, name, verified in await session.execute(
-        select(Provider.slug, Provider.name, Provider.verified_on).order_by(Provider.slug)
+    for slug, name, verified, source in await session.execute(
+        select(Provider.slug, Provider.name, Provider.verified_on, Provider.source).order_by(
+            Provider.slug
+        )
     ):
-        if is_stale(verified, today, max_age_days):
+        # By the day it was read, and by the date of the document read (issue 23).
+        reason = staleness(verified, source, today=today, max_age_days=max_age_days)
+        if reason:
+            document = reason.startswith("its document")
             out.append(
                 text.StaleEntry(
                     what="provider",
-                    name=f"{name} ({slug})",
+                    name=f"{name} ({slug})" + (f": {reason}" if document else ""),
                     verified_on=verified.isoformat() if verified else None,
                 )
             )

@@ -65,7 +65,9 @@ async def enqueue_periodic(db: Any, *, ctx: Context) -> int:
         stale = staleness_due(now, hour)
         if stale is not None:
             admin_units = (
-                await session.execute(select(User.unit_id).where(User.role == "admin").distinct())
+                await session.execute(
+                    select(User.unit_id).where(User.role.in_(("admin", "directory"))).distinct()
+                )
             ).scalars()
             for unit_id in admin_units:
                 wanted.append(
