@@ -68,19 +68,31 @@
     var type = document.getElementById(prefix + "type");
     var platform = document.getElementById(prefix + "platform");
     if (!output) { return; }
+    // The type follows what is typed while the drop-down says "detect" (value ""): the look-up
+    // then detects it, and the "detect" option names what it found. A type the officer picks
+    // is sent as chosen.
+    function chosen() { return type && type.value ? type.value : ""; }
+    function detected(name) {
+      if (!type || !type.options.length || type.options[0].value !== "") { return; }
+      type.options[0].textContent = name ? "detect (" + name + ")" : "detect";
+    }
     function run() {
       var value = input.value.trim();
-      var key = value + "|" + (type ? type.value : "") + "|" + (platform ? platform.value : "");
+      var key = value + "|" + chosen() + "|" + (platform ? platform.value : "");
       if (key === last) { return; }
       last = key;
-      if (value.length < 3) { output.textContent = ""; return; }
+      if (value.length < 3) { output.textContent = ""; detected(""); return; }
       var params = new URLSearchParams({ identifier: value });
-      if (type && type.value) { params.set("type", type.value); }
+      if (chosen()) { params.set("type", chosen()); }
       if (platform && platform.value.trim()) { params.set("platform", platform.value.trim()); }
       output.setAttribute("aria-busy", "true");
       fetch("/lookup.json?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (resp) { return resp.json(); })
-        .then(function (data) { if (key === last) { show(output, data); } })
+        .then(function (data) {
+          if (key !== last) { return; }
+          show(output, data);
+          if (!chosen()) { detected(data.identifier ? data.identifier.type : ""); }
+        })
         .catch(function () { output.textContent = ""; })
         .then(function () { output.removeAttribute("aria-busy"); });
     }
