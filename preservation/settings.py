@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from preservation.domain.instruments import Treaty, parse_treaties
 from preservation.domain.regimes import Regime, RegimeFileError, parse_regimes
+from preservation.domain.replies import ReplyPattern, ReplyPatternError, parse_patterns
 from preservation.domain.urls import AllowedHosts, parse_allowed_hosts
 from preservation.errors import SettingsError
 
@@ -287,3 +288,19 @@ def load_treaties(path: Path | None = None) -> dict[str, Treaty]:
         raise SettingsError(f"{path}: parties file not found") from None
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         raise SettingsError(f"{path}: cannot read the parties file: {exc}") from None
+
+
+def load_reply_patterns(path: Path | None = None) -> tuple[ReplyPattern, ...]:
+    """Read and validate the reply patterns at `path` (default: config/reply_patterns.toml)."""
+    path = CONFIG_DIR / "reply_patterns.toml" if path is None else Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: reply patterns file not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the reply patterns file: {exc}") from None
+    try:
+        return parse_patterns(data, source=str(path))
+    except ReplyPatternError as exc:
+        raise SettingsError(f"{path}: {exc}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from preservation.cli import audit, core, deadlines, directory, ops, requests, users
+from preservation.cli import audit, core, deadlines, directory, mail, ops, requests, users
 
 REGISTRARS = [
     core.register,
@@ -11,5 +11,6 @@ REGISTRARS = [
     directory.register,
     requests.register,
     deadlines.register,
+    mail.register,
     users.register,
 ]

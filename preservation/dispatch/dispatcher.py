@@ -29,11 +29,12 @@ from preservation.dispatch.message import (
     idempotency_key_for,
     message_domain,
     message_id_for,
+    sender_address,
 )
 from preservation.domain.clock import Clock
 from preservation.domain.lifecycle import Status
 from preservation.domain.regimes import Regime
-from preservation.requests import delivery, outbox
+from preservation.requests import delivery, messages, outbox
 from preservation.requests.letters import letter_parts, outbox_recipient
 from preservation.runtime.context import Context, Runtime
 from preservation.settings import Settings, load_regimes
@@ -87,6 +88,8 @@ class Dispatcher:
         self._letters: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], str, bytes | None]] = (
             OrderedDict()
         )
+        #: The e-mail just sent per outbox row, kept on the record with its delivery (record()).
+        self._copies: dict[int, OutgoingMessage] = {}
         self._letter_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
 
     @property
@@ -171,6 +174,8 @@ class Dispatcher:
         else:
             try:
                 message_id = await self.senders[row.channel](message, unit)
+                if row.channel == "email":
+                    self._copies[outbox_id] = message
             except KeyError:
                 error = f"unknown channel {row.channel!r}"
             except DeliveryError as exc:
@@ -264,6 +269,7 @@ class Dispatcher:
         once when `final`)."""
         now = self.clock.now()
         woke = False
+        copy = self._copies.pop(outbox_id, None)
         async with self.db.write() as session:
             request_id = (
                 await session.execute(
@@ -296,6 +302,17 @@ class Dispatcher:
                 await claims.complete(
                     session, OutboxMessage, outbox_id, now=now, message_id=message_id[:300]
                 )
+                if copy is not None:
+                    await messages.record_sent(
+                        session,
+                        row=row,
+                        message_id=message_id,
+                        sender=sender_address(self.settings),
+                        subject=copy.subject,
+                        text=copy.text,
+                        now=now,
+                        body_chars=self.settings.inbound_body_chars,
+                    )
                 woke = await delivery.record_sent(
                     session,
                     ctx=self.ctx,
