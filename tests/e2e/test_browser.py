@@ -3,7 +3,8 @@
 
 Flow: sign in; create and submit a request whose time falls in the autumn clock change (see the
 error, choose the reading); see it on the dashboard; record the acknowledgement and the MLA
-request; find a provider in the directory by a typo; an admin edits it; keyboard and 200% zoom."""
+request; find a provider in the directory by a typo; the directory role edits it; keyboard and 200%
+zoom."""
 
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
         tokens = {
             "supervisor": _token(env, tmp, "supervisor", "sue"),
             "admin": _token(env, tmp, "admin", "ada"),
+            "directory": _token(env, tmp, "directory", "dora"),
         }
         # The letter's contact details come from the unit profile (the checklist needs them).
         _api(
@@ -286,7 +288,7 @@ def test_officer_flow(browser, served) -> None:  # type: ignore[no-untyped-def]
     first.get_by_role("link").click()
     assert page.get_by_role("heading", name="Policy").is_visible()
     assert page.get_by_role("heading", name="Source").is_visible()
-    assert page.get_by_role("heading", name="Edit (admin)").count() == 0
+    assert page.get_by_role("heading", name="Edit (directory role)").count() == 0
     shot(page, "11-provider")
 
     # Keyboard: the first Tab reaches the skip link, which is then visible.
@@ -304,9 +306,9 @@ def test_officer_flow(browser, served) -> None:  # type: ignore[no-untyped-def]
     ctx.close()
 
 
-def test_admin_edits_a_provider(browser, served) -> None:  # type: ignore[no-untyped-def]
+def test_the_directory_role_edits_a_provider(browser, served) -> None:  # type: ignore[no-untyped-def]
     server, tokens = served
-    page = sign_in(browser, server, tokens["admin"])
+    page = sign_in(browser, server, tokens["directory"])
     assert page.url.endswith("/directory")
     page.goto(server.url + "/directory/providers/meta")
     page.get_by_label("Notes").fill("Checked by phone with the law-enforcement desk.")

@@ -37,7 +37,7 @@ def _token(role: str, env: dict[str, str], cwd: Path) -> str:
     return json.loads(made.stdout)["token"]
 
 
-@pytest.mark.parametrize("role", ["officer", "admin"])
+@pytest.mark.parametrize("role", ["officer", "admin", "directory"])
 def test_fuzz_api(tmp_path: Path, role: str) -> None:
     env = clean_env(
         PRESERVATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/fuzz.db",
