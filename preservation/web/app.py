@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from preservation.dispatch import dispatcher
+from preservation.dispatch import dispatcher, inbound
 from preservation.domain.clock import Clock, SystemClock
 from preservation.reminders import delivery as reminder_delivery
 from preservation.runtime.context import Runtime
@@ -19,6 +19,7 @@ from preservation.web.api import deadlines as api_deadlines
 from preservation.web.api import directory as api_directory
 from preservation.web.api import identifiers as api_identifiers
 from preservation.web.api import instruments as api_instruments
+from preservation.web.api import messages as api_messages
 from preservation.web.api import requests as api_requests
 from preservation.web.api import system as api_system
 from preservation.web.auth import LIMITER, PRINCIPALS, FailureLimiter, PrincipalCache, authenticate
@@ -43,6 +44,7 @@ def api_modules() -> list[Api]:
         api_requests.api,
         api_actions.api,
         api_deadlines.api,
+        api_messages.api,
         api_instruments.api,
         api_identifiers.api,
     ]
@@ -123,7 +125,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     runtime = Runtime(
         db=app[DB], settings=app[SETTINGS], clock=app[CLOCK], scheduler=app[SCHEDULER]
     )
-    async with dispatcher.running(runtime) as outbox:
+    async with dispatcher.running(runtime) as outbox, inbound.listening(runtime):
         app[DISPATCHER] = outbox
         reminder_delivery.start(
             runtime, count=lambda kind, outcome: count_delivery(app, kind, outcome)
