@@ -8,7 +8,7 @@ re-read), their ``entity_by_region`` becomes ``entities`` without addresses. Onl
 added (no SQLite batch rebuild), so 0002's triggers on ``provider`` stay in place.
 
 Revision ID: 0008_directory_provenance
-Revises: 0009_hardening
+Revises: 0005_messages
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 import preservation.storage.models
 
 revision = "0008_directory_provenance"
-down_revision = "0009_hardening"
+down_revision = "0005_messages"
 branch_labels = None
 depends_on = None
 
