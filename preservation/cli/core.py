@@ -39,7 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["officer", "supervisor", "admin", "directory"],
         help="directory: the only role that changes the shared directory (granted here only)",
     )
-    create.add_argument("--user")
+    create.add_argument("--user", help="the person the token belongs to")
+    create.add_argument(
+        "--integration", help="instead of --user: the program the token is for (named in audits)"
+    )
+    create.add_argument("--label", default="", help="what the token is used for")
+    create.add_argument(
+        "--expires-days", type=int, help="days until it expires (default: api_token_days)"
+    )
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_token_create)
 
@@ -89,13 +96,31 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> str:
+    from datetime import timedelta
+
+    from preservation.errors import InvalidInput
+
     settings = load_settings()
+    if args.user and args.integration:
+        raise InvalidInput("integration", "give --user or --integration, not both")
+    days = settings.api_token_days if args.expires_days is None else args.expires_days
+    if not 1 <= days <= 3650:
+        raise InvalidInput("expires-days", "must be between 1 and 3650")
+    now = SystemClock().now()
+    args.expires_at = now + timedelta(days=days)
     await asyncio.to_thread(upgrade_sync, settings.database_url)
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
             return await create_token(
-                session, unit=args.unit, role=args.role, user=args.user, now=SystemClock().now()
+                session,
+                unit=args.unit,
+                role=args.role,
+                user=args.integration or args.user,
+                now=now,
+                expires_at=args.expires_at,
+                label=args.label,
+                kind="integration" if args.integration else "person",
             )
     finally:
         await db.dispose()
@@ -112,7 +137,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
                     "token": token,
                     "unit": args.unit,
                     "role": args.role,
-                    "user": args.user or args.role,
+                    "user": args.integration or args.user or args.role,
+                    "expires_at": args.expires_at.isoformat(),
                 }
             )
         )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from preservation.access.people import signatory
 from preservation.documents.letter import letter_context, render_letter
 from preservation.domain.regimes import Regime
 from preservation.errors import Conflict
@@ -138,7 +139,8 @@ async def letter_context_for(
         unit=unit,
         regime=regime,
         recipients=shown,
-        creator=creator.name if creator is not None else "",
+        # The person, as they want to be named on letters ("Nina Novak, Detective Inspector").
+        creator=signatory(creator),
         provider=provider,
         now=now,
         instrument=instrument,

@@ -39,6 +39,8 @@ class Provider:
     #: Overrides of the next ID token's standard claims (to test refusals: aud, nonce, exp).
     tamper: dict[str, Any] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    #: Sign with this key instead of the published one (a forger's).
+    signing_key: RSAKey | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -115,7 +117,7 @@ class Provider:
             **grant["claims"],
             **self.tamper,
         }
-        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
+        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.signing_key or self.key)
         return web.json_response(
             {
                 "access_token": secrets.token_urlsafe(16),
