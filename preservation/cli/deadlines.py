@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from sqlalchemy import select
 
 from preservation.domain.clock import SystemClock
 from preservation.errors import InvalidInput
-from preservation.reminders.deadline_list import parse_within, upcoming
+from preservation.reminders.deadline_list import parse_within, upcoming_page
 from preservation.reminders.text import when
 from preservation.settings import load_settings
 from preservation.storage.db import Database
@@ -42,11 +43,20 @@ async def _list(args: argparse.Namespace) -> list[dict[str, Any]]:
                 ).scalar_one_or_none()
                 if unit_id is None:
                     raise InvalidInput("unit", f"no unit named {args.unit!r}")
-            items = await upcoming(session, now=SystemClock().now(), within=within, unit_id=unit_id)
+            page = await upcoming_page(
+                session, now=SystemClock().now(), within=within, unit_id=unit_id
+            )
     finally:
         await db.dispose()
     out = []
-    for item in items:
+    if page.next_key is not None:
+        # No silent cap: the last line says the list goes on.
+        print(
+            f"(the first {len(page.items)} are listed; more fall due within {args.within}:"
+            " give a shorter --within or --unit)",
+            file=sys.stderr,
+        )
+    for item in page.items:
         row = item.public()
         row["unit"] = item.unit
         row["due"] = when(item.due_at, item.unit_zone)

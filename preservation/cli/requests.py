@@ -60,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--status")
     lst.add_argument("--expiring-within", help="ISO 8601 duration, e.g. P14D")
     lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument(
+        "--q", help="a whole reference, case reference, identifier or provider slug"
+    )
+    lst.add_argument("--cursor", help="the page after the one that printed it")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_list)
 
@@ -216,7 +220,10 @@ def _list_text(result: RequestList) -> str:
             f"{r.id:>6}  {r.reference}  {r.status:<19}  {r.regime:<15}  {r.country or '--'}"
             f"  {r.provider or '-':<12}  expires {expires}"
         )
-    lines.append(f"({len(result.items)} of {result.total})")
+    if result.next:
+        lines.append(f"({len(result.items)} shown; more with --cursor {result.next})")
+    else:
+        lines.append(f"({len(result.items)} shown; no more)")
     return "\n".join(lines)
 
 
@@ -232,6 +239,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "status": args.status,
                 "expiring_within": args.expiring_within,
                 "limit": args.limit,
+                "q": args.q,
+                "cursor": args.cursor,
             }.items()
             if v is not None
         },
@@ -246,7 +255,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             principal=principal,
             status=query.status,
             expiring_within=query.expiring_within,
+            q=query.q,
             limit=query.limit,
+            cursor=query.cursor,
         )
 
     result = asyncio.run(_run(args, work))

@@ -70,10 +70,14 @@ M = TypeVar("M", bound=BaseModel)
 
 class ContactList(BaseModel):
     items: list[ContactPublic]
+    #: The cursor of the next page (`?cursor=`); null on the last page (directory/listing.py).
+    next: str | None = None
 
 
 class ProviderList(BaseModel):
     items: list[ProviderPublic]
+    #: The cursor of the next page (`?cursor=`); null on the last page (directory/listing.py).
+    next: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,8 @@ the database says so)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,6 +25,8 @@ from contacts.search import ContactIndex
 from preservation.storage.models import DirectoryVersion
 from providers.matching import ProviderIndex
 from providers.models import Provider, provider_public
+
+log = logging.getLogger(__name__)
 
 
 async def current_version(session: AsyncSession) -> int:
@@ -107,56 +112,142 @@ class Snapshot:
         return list(self.by_country.get(country, ())) if country else []
 
 
+def _rows_to_snapshot(
+    version: int, provider_rows: list[dict[str, Any]], contact_rows: list[dict[str, Any]]
+) -> Snapshot:
+    """The snapshot of rows read as plain values (run in a worker thread: building the objects
+    and the indexes of 10,000 providers takes the better part of a second)."""
+    providers = [Provider(**row) for row in provider_rows]
+    contacts = [Contact(**row) for row in contact_rows]
+    return Snapshot.build(version, providers, contacts)
+
+
+#: Rows read per round trip while a snapshot is loaded (the loop serves others in between).
+_PARTITION = 500
+
+
+async def _rows(session: AsyncSession, model: Any, order: str) -> list[dict[str, Any]]:
+    """Every row of `model` as {attribute: value}, read in slices (plain rows: the objects are
+    made in the worker thread)."""
+    columns = [attr.columns[0].label(attr.key) for attr in sa_inspect(model).column_attrs]
+    result = await session.stream(select(*columns).order_by(getattr(model, order)))
+    out: list[dict[str, Any]] = []
+    async for part in result.partitions(_PARTITION):
+        out.extend(dict(row._mapping) for row in part)
+    return out
+
+
+async def load_snapshot(session: AsyncSession) -> Snapshot:
+    """The directory as `session` sees it: the version and the rows read in that transaction,
+    the objects and indexes built off the event loop (runtime/offload.py)."""
+    from preservation.runtime.offload import offload
+
+    version = await current_version(session)
+    providers = await _rows(session, Provider, "slug")
+    contacts = await _rows(session, Contact, "id")
+    return await offload(_rows_to_snapshot, version, providers, contacts)
+
+
 class DirectoryCache:
     """This node's snapshot of the directory, rebuilt when the directory version changes.
 
     ``recheck_seconds`` bounds how often the version is read from the database: 0 (the default)
     reads it on every call; a small value (the server uses it) lets a burst of look-ups share
-    one check. Changes made through this node call ``invalidate`` and are seen at once; changes
-    by another node are seen within ``recheck_seconds``.
+    one check. Changes made through this node call ``invalidate``: the next read waits for the
+    new snapshot, so the change is seen at once. A change by another node is seen within
+    ``recheck_seconds`` plus the rebuild: meanwhile the old snapshot keeps serving (the rebuild
+    runs in the background, its CPU work in a worker thread), so no read waits for it.
+
+    Without ``bind(open_session)`` (the CLI, some tests) a rebuild runs in the reader's own
+    transaction, and that reader waits for it.
     """
 
     def __init__(
         self, *, recheck_seconds: float = 0.0, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self._snapshot = Snapshot.build(-1, [], [])
-        self._lock = asyncio.Lock()
         self._recheck = recheck_seconds
         self._monotonic = monotonic
         self._checked_at = float("-inf")
+        self._open: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None
+        self._building: asyncio.Task[Snapshot] | None = None
+        #: Set by invalidate(): the next read waits for a snapshot of the current version.
+        self._wait_next = False
         #: How many times the snapshot was (re)built (tests and the benchmark read it).
         self.builds = 0
 
+    def bind(self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]) -> None:
+        """Let rebuilds open their own read transaction (``db.read``): then they run in the
+        background while the old snapshot serves."""
+        self._open = open_session
+
+    async def close(self) -> None:
+        """Cancel a rebuild in flight (at shutdown)."""
+        task, self._building = self._building, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _install(self, snap: Snapshot) -> Snapshot:
+        if snap.version > self._snapshot.version or self._snapshot.version < 0:
+            self._snapshot = snap
+            self.builds += 1
+        return self._snapshot
+
+    async def _build_own(self) -> Snapshot:
+        assert self._open is not None
+        async with self._open() as session:
+            return self._install(await load_snapshot(session))
+
+    def _background(self) -> asyncio.Task[Snapshot]:
+        task = self._building
+        if task is None or task.done():
+            task = self._building = asyncio.get_running_loop().create_task(
+                self._build_own(), name="directory-snapshot"
+            )
+            task.add_done_callback(_log_failure)
+        return task
+
     async def snapshot(self, session: AsyncSession) -> Snapshot:
         now = self._monotonic()
-        if self._snapshot.version >= 0 and now - self._checked_at < self._recheck:
-            return self._snapshot
+        current = self._snapshot
+        if current.version >= 0 and not self._wait_next and now - self._checked_at < self._recheck:
+            return current
         version = await current_version(session)
-        if version == self._snapshot.version:
+        if version == current.version:
             self._checked_at = now
+            self._wait_next = False
+            return current
+        if self._open is None:
+            # No session of its own: rebuild in the reader's transaction (which read `version`).
+            snap = self._install(await load_snapshot(session))
+            self._checked_at = now
+            self._wait_next = False
+            return snap
+        if current.version < 0 or self._wait_next:
+            # A rebuild already in flight may have read an older version: wait for one that
+            # sees at least `version`.
+            for _ in range(3):
+                snap = await asyncio.shield(self._background())
+                if snap.version >= version:
+                    self._wait_next = False
+                    self._checked_at = now
+                    break
             return self._snapshot
-        async with self._lock:
-            if version != self._snapshot.version:
-                providers = (
-                    (await session.execute(select(Provider).order_by(Provider.slug)))
-                    .scalars()
-                    .all()
-                )
-                contacts = (
-                    (await session.execute(select(Contact).order_by(Contact.id))).scalars().all()
-                )
-                for row in (*providers, *contacts):
-                    session.expunge(row)
-                self._snapshot = Snapshot.build(version, providers, contacts)
-                self.builds += 1
-            self._checked_at = now
-        return self._snapshot
+        self._background()
+        # Another node's change: the old snapshot serves until the new one is ready.
+        return current
 
     async def current(
         self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]
     ) -> Snapshot:
         """The snapshot, opening a session (``db.read``) only when the version is due a check."""
-        if self._snapshot.version >= 0 and self._monotonic() - self._checked_at < self._recheck:
+        if (
+            self._snapshot.version >= 0
+            and not self._wait_next
+            and self._monotonic() - self._checked_at < self._recheck
+        ):
             return self._snapshot
         async with open_session() as session:
             return await self.snapshot(session)
@@ -169,7 +260,8 @@ class DirectoryCache:
     async def refresh(
         self, open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]]
     ) -> Snapshot:
-        """Check the version now (whatever ``recheck_seconds`` says), rebuilding if it changed."""
+        """Check the version now (whatever ``recheck_seconds`` says), and wait for a rebuild if
+        it changed."""
         self.invalidate()
         return await self.current(open_session)
 
@@ -177,8 +269,19 @@ class DirectoryCache:
         return (await self.snapshot(session)).providers
 
     def invalidate(self) -> None:
-        """Read the version on the next call (call after committing a directory change)."""
+        """Read the version on the next call, and let that call wait for the new snapshot (call
+        after committing a directory change through this node)."""
         self._checked_at = float("-inf")
+        self._wait_next = True
+
+
+def _log_failure(task: asyncio.Task[Snapshot]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "directory snapshot rebuild failed",
+            exc_info=task.exception(),
+            extra={"action": "directory.snapshot_failed"},
+        )
 
 
 async def get_provider(session: AsyncSession, slug: str) -> Provider | None:

@@ -355,6 +355,13 @@ class Dispatcher:
         if woke:
             self.wake()
 
+    async def next_due(self) -> timedelta | None:
+        """How long until the next outbox row may be claimed (a retry, a lease running out)."""
+        now = self.clock.now()
+        async with self.db.read() as session:
+            at = await claims.next_due(session, OutboxMessage, now=now)
+        return at - now if at is not None else None
+
     async def release(self) -> int:
         """Give back the rows this node holds (graceful shutdown)."""
         async with self.db.write() as session:
@@ -378,7 +385,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Dispatcher]:
         wake=scheduler.wake,
         http=http,
     )
-    scheduler.add_sweep("outbox", dispatcher.sweep)
+    scheduler.add_sweep("outbox", dispatcher.sweep, next_due=dispatcher.next_due)
     # Everything overdue (after downtime, or a killed node's rows once their lease is out) is
     # delivered at start, without waiting for the first interval.
     scheduler.wake()

@@ -1,5 +1,5 @@
-"""What falls due: the unit's upcoming reminders (GET /api/v1/deadlines, `preservation deadlines`)
-and its expiries as an iCalendar feed (GET /api/v1/deadlines.ics).
+"""What falls due: the unit's upcoming reminders (GET /api/v1/deadlines, `preservation deadlines`),
+a page at a time. (The iCalendar feed is reminders/feed.py.)
 
 Reads only. Instants are UTC; each item also carries the instant in the unit's zone, so a
 deadline across a daylight-saving change shows the wall-clock time the unit will see then."""
@@ -7,19 +7,18 @@ deadline across a daylight-saving change shows the wall-clock time the unit will
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 
 from preservation.errors import InvalidInput
-from preservation.reminders.text import iso, when, zone
-from preservation.requests.reminder_plan import LAPSABLE, is_plan_kind
+from preservation.reminders.text import iso, zone
+from preservation.requests.reminder_plan import ALERT_LAPSED, LAPSABLE, is_plan_kind
 from preservation.storage.models import PreservationRequest, Reminder, Unit
+from preservation.storage.partial import OPEN_REMINDER_STATUSES, status_in
 
-UID_DOMAIN = "preservation-dispatcher"
 MAX_WITHIN = timedelta(days=3660)
 _ISO = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -83,11 +82,30 @@ class DeadlineItem:
         }
 
 
-async def upcoming(
-    session: Any, *, now: datetime, within: timedelta, unit_id: int | None = None
-) -> list[DeadlineItem]:
+#: Most items of one page of the deadline list.
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadlinePage:
+    items: list[DeadlineItem]
+    #: The (due_at, reminder id) of the last row read, when more rows follow.
+    next_key: tuple[datetime, int] | None
+
+
+async def upcoming_page(
+    session: Any,
+    *,
+    now: datetime,
+    within: timedelta,
+    unit_id: int | None = None,
+    limit: int = MAX_PAGE,
+    after: tuple[datetime, int] | None = None,
+) -> DeadlinePage:
     """Undelivered planned reminders of active requests due by now + within (overdue ones too),
-    soonest first; one unit's, or every unit's when unit_id is None (the operator's CLI)."""
+    soonest first, a page of `limit` after the (due_at, id) `after`; one unit's (the partial
+    index of open reminders per unit serves the order), or every unit's when unit_id is None
+    (the operator's CLI)."""
     R = PreservationRequest
     q = (
         select(
@@ -99,108 +117,50 @@ async def upcoming(
             Unit.name,
             Unit.timezone,
             R.status,
+            Reminder.id,
         )
         .join(R, R.id == Reminder.request_id)
         .join(Unit, Unit.id == Reminder.unit_id)
         .where(
-            Reminder.status.in_(("pending", "sending")),
+            status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at <= now + within,
             R.status.in_(LAPSABLE),
+            Reminder.kind != ALERT_LAPSED,
         )
         .order_by(Reminder.due_at, Reminder.id)
-        .limit(10000)
+        .limit(limit + 1)
     )
     if unit_id is not None:
         q = q.where(Reminder.unit_id == unit_id, R.unit_id == unit_id)
-    rows = await session.execute(q)
-    return [
-        DeadlineItem(
-            request_id=r[0],
-            reference=r[1],
-            kind=r[2],
-            due_at=r[3],
-            expires_at=r[4],
-            unit=r[5],
-            unit_zone=r[6] or "UTC",
-            request_status=r[7],
+    if after is not None:
+        q = q.where(
+            tuple_(Reminder.due_at, Reminder.id)
+            > tuple_(literal(after[0], Reminder.due_at.type), literal(after[1], Reminder.id.type))
         )
-        for r in rows
-        if is_plan_kind(r[2])
-    ]
-
-
-async def expiring_requests(
-    session: Any, *, unit_id: int, now: datetime, within: timedelta | None
-) -> list[PreservationRequest]:
-    """The unit's active requests with an expiry (by now + within, when given), soonest first."""
-    R = PreservationRequest
-    q = (
-        select(R)
-        .where(R.unit_id == unit_id, R.status.in_(LAPSABLE), R.expires_at.is_not(None))
-        .order_by(R.expires_at, R.id)
-        .limit(10000)
+    rows = (await session.execute(q)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeadlinePage(
+        items=[
+            DeadlineItem(
+                request_id=r[0],
+                reference=r[1],
+                kind=r[2],
+                due_at=r[3],
+                expires_at=r[4],
+                unit=r[5],
+                unit_zone=r[6] or "UTC",
+                request_status=r[7],
+            )
+            for r in rows
+            if is_plan_kind(r[2])
+        ],
+        next_key=(rows[-1][3], rows[-1][8]) if more else None,
     )
-    if within is not None:
-        q = q.where(R.expires_at <= now + within)
-    return list((await session.execute(q)).scalars())
 
 
-def ics_feed(
-    requests: Sequence[PreservationRequest],
-    *,
-    unit_name: str,
-    unit_zone: str,
-    offsets_days: Sequence[int],
-    now: datetime,
-) -> bytes:
-    """An iCalendar feed: one event per expiry, with alarms at the reminder offsets and at the
-    expiry. The UID is the request's reference, so a calendar that re-reads the feed updates the
-    event (SEQUENCE = the request's version, LAST-MODIFIED and DTSTAMP = its last change) instead
-    of adding a second one."""
-    from icalendar import Alarm, Calendar, Event
-
-    cal = Calendar()
-    cal.add("prodid", "-//preservation-dispatcher//deadlines//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"Preservation deadlines: {unit_name}")
-    cal.add("x-wr-timezone", unit_zone)
-    for req in requests:
-        assert req.expires_at is not None
-        changed = req.updated_at or req.created_at or now
-        ev = Event()
-        ev.add("uid", f"{req.reference}@{UID_DOMAIN}")
-        ev.add("dtstamp", changed)
-        ev.add("last-modified", changed)
-        ev.add("created", req.created_at or changed)
-        ev.add("sequence", int(req.version or 1))
-        ev.add("dtstart", req.expires_at)
-        ev.add("dtend", req.expires_at + timedelta(minutes=30))
-        ev.add("summary", f"Preservation expires: {req.reference}")
-        ev.add("status", "CONFIRMED")
-        ev.add("transp", "TRANSPARENT")
-        ev.add("categories", ["preservation", req.regime])
-        lines = [
-            f"Preservation request {req.reference}"
-            + (f" (case {req.case_reference})" if req.case_reference else "")
-            + f", status {req.status}.",
-            f"Expires {when(req.expires_at, unit_zone)}.",
-            "Send the formal MLA request or an extension before then, and record it.",
-            f"Rule: {req.expiry_rule}",
-            f"Open: /requests/{req.id}",
-        ]
-        ev.add("description", "\n".join(lines))
-        for days in sorted(set(offsets_days), reverse=True):
-            alarm = Alarm()
-            alarm.add("action", "DISPLAY")
-            alarm.add("description", f"{req.reference}: preservation expires in {days} day(s)")
-            alarm.add("trigger", timedelta(days=-days))
-            ev.add_component(alarm)
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{req.reference}: preservation expires now")
-        alarm.add("trigger", timedelta(0))
-        ev.add_component(alarm)
-        cal.add_component(ev)
-    return cal.to_ical()
+async def upcoming(
+    session: Any, *, now: datetime, within: timedelta, unit_id: int | None = None
+) -> list[DeadlineItem]:
+    """The first page of `upcoming_page` (MAX_PAGE items)."""
+    return (await upcoming_page(session, now=now, within=within, unit_id=unit_id)).items

@@ -40,6 +40,7 @@ from preservation.requests.reminder_plan import (
     deadline_input,
     is_plan_kind,
     lapse_due,
+    next_lapse_at,
     regimes_of,
 )
 from preservation.runtime.context import Context, Runtime
@@ -544,8 +545,20 @@ def start(runtime: Runtime, *, count: Callable[[str, str], None] | None = None) 
     async def periodic() -> None:
         await enqueue_periodic(db, ctx=ctx)
 
-    sched.add_sweep("reminders.deliver", deliver)
-    sched.add_sweep("requests.lapse", lapse)
+    async def next_reminder() -> timedelta | None:
+        now = ctx.clock.now()
+        async with db.read() as session:
+            at = await claims.next_due(session, Reminder, now=now)
+        return at - now if at is not None else None
+
+    async def next_lapse() -> timedelta | None:
+        now = ctx.clock.now()
+        async with db.read() as session:
+            at = await next_lapse_at(session, now=now)
+        return at - now if at is not None else None
+
+    sched.add_sweep("reminders.deliver", deliver, next_due=next_reminder)
+    sched.add_sweep("requests.lapse", lapse, next_due=next_lapse)
     # Every minute: a digest is made within a minute of the unit's hour (well inside the
     # five minutes after which a delivery counts as late); one query over the units.
     sched.add_job("reminders.periodic", periodic, IntervalTrigger(minutes=1))

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from preservation.requests import audit
 from preservation.runtime.context import Context
 from preservation.settings import load_regimes
 from preservation.storage.models import PreservationRequest, Reminder
+from preservation.storage.partial import status_in
 
 log = logging.getLogger(__name__)
 
@@ -397,9 +398,11 @@ async def lapse_due(db: Any, *, ctx: Context, limit: int = 100) -> int:
                     select(PreservationRequest)
                     .where(
                         PreservationRequest.expires_at <= now,
-                        PreservationRequest.status.in_(LAPSABLE),
+                        # Inline values: the partial index of open preservations serves it, so
+                        # the sweep reads only what can lapse now, not the expired history.
+                        status_in(PreservationRequest.status, LAPSABLE),
                     )
-                    .order_by(PreservationRequest.expires_at)
+                    .order_by(PreservationRequest.expires_at, PreservationRequest.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
@@ -413,3 +416,16 @@ async def lapse_due(db: Any, *, ctx: Context, limit: int = 100) -> int:
     if lapsed:
         ctx.wake()
     return lapsed
+
+
+async def next_lapse_at(session: AsyncSession, *, now: datetime) -> datetime | None:
+    """The soonest expiry after `now` among the preservations that can lapse (the partial index
+    of open preservations by expiry): when the lapse sweep next has work."""
+    return (
+        await session.execute(
+            select(func.min(PreservationRequest.expires_at)).where(
+                status_in(PreservationRequest.status, LAPSABLE),
+                PreservationRequest.expires_at > now,
+            )
+        )
+    ).scalar()

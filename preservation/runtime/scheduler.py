@@ -1,5 +1,11 @@
-"""APScheduler only ticks: the claim loop (woken after each commit, and on an interval) and a few
-periodic jobs. Job state lives in our tables, so any number of nodes can share one database."""
+"""APScheduler only ticks: the claim loop and a few periodic jobs. Job state lives in our tables,
+so any number of nodes can share one database.
+
+The claim loop runs when something is due: woken after each commit that made rows due, at the
+next due instant (after each pass it asks every sweep when its next row falls due, and sets a
+timer for the soonest one), and on the interval as the fallback (a row made due by another node,
+or a timer lost). So a reminder is delivered within milliseconds of its instant, not up to an
+interval later."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -16,6 +22,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 Sweep = Callable[[], Awaitable[int]]
+#: How long until a sweep's next row falls due (strictly in the future), or None.
+NextDue = Callable[[], Awaitable[timedelta | None]]
+#: A timer set closer than this is not worth a pass of its own (the pass just run covered it).
+MIN_TIMER_SECONDS = 0.005
 
 
 class Scheduler:
@@ -23,6 +33,10 @@ class Scheduler:
         self.interval_seconds = interval_seconds
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._sweeps: list[tuple[str, Sweep]] = []
+        self._next_due: list[tuple[str, NextDue]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        #: When the timer fires (loop time), for tests and logs.
+        self.timer_at: float | None = None
         self._dirty = False
         self._running_claim = False
         self._idle = asyncio.Event()
@@ -35,9 +49,12 @@ class Scheduler:
     def running(self) -> bool:
         return self._aps.running and not self._stopping
 
-    def add_sweep(self, name: str, sweep: Sweep) -> None:
-        """A sweep claims and handles due rows, returning how many it handled."""
+    def add_sweep(self, name: str, sweep: Sweep, *, next_due: NextDue | None = None) -> None:
+        """A sweep claims and handles due rows, returning how many it handled; `next_due` says
+        how long until its next row falls due (the scheduler sets a timer for the soonest)."""
         self._sweeps.append((name, sweep))
+        if next_due is not None:
+            self._next_due.append((name, next_due))
 
     def add_job(self, name: str, fn: Callable[[], Awaitable[Any]], trigger: BaseTrigger) -> None:
         self._aps.add_job(
@@ -99,13 +116,52 @@ class Scheduler:
                 # Keep going while there is work, or while a wake arrived during the pass.
                 if handled == 0 and not self._dirty:
                     break
+            if not self._stopping:
+                await self.arm()
         finally:
             self._running_claim = False
             self._idle.set()
 
+    async def next_due_seconds(self) -> float | None:
+        """Seconds until the soonest row of any sweep falls due (None: nothing is planned)."""
+        soonest: float | None = None
+        for name, next_due in self._next_due:
+            try:
+                delay = await next_due()
+            except Exception:
+                log.exception(
+                    "next due instant unknown",
+                    extra={"action": "scheduler.next_due_failed", "sweep": name},
+                )
+                continue
+            if delay is not None:
+                seconds = delay.total_seconds()
+                soonest = seconds if soonest is None else min(soonest, seconds)
+        return soonest
+
+    async def arm(self) -> None:
+        """Set the timer for the next due instant when it comes before the next interval tick
+        (the interval stays the fallback)."""
+        seconds = await self.next_due_seconds()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self.timer_at = None
+        if seconds is None or seconds >= self.interval_seconds or self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(seconds, MIN_TIMER_SECONDS), self._fire)
+        self.timer_at = loop.time() + max(seconds, MIN_TIMER_SECONDS)
+
+    def _fire(self) -> None:
+        self._timer = self.timer_at = None
+        self.wake()
+
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop claiming; let a pass in progress finish (up to the grace period), then shut down."""
         self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self.timer_at = None
         try:
             async with asyncio.timeout(grace_seconds):
                 await self._idle.wait()

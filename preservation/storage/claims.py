@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from preservation.storage.models import OutboxMessage, Reminder
@@ -151,3 +151,22 @@ async def release(session: AsyncSession, model: Claimable, *, node: str, now: da
         .execution_options(synchronize_session=False)
     )
     return len(list(result.scalars()))
+
+
+async def next_due(session: AsyncSession, model: Claimable, *, now: datetime) -> datetime | None:
+    """The soonest instant after `now` at which a row becomes claimable: a pending row's next
+    attempt, or a lease running out. Two index look-ups (`status, next_attempt_at`; the few rows
+    in flight); the scheduler sets its timer for it."""
+    pending = (
+        select(func.min(model.next_attempt_at))
+        .where(model.status == "pending", model.next_attempt_at > now)
+        .scalar_subquery()
+    )
+    leased = (
+        select(func.min(model.lease_until))
+        .where(model.status == "sending", model.lease_until > now)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(pending, leased))).first()
+    found = [v for v in (row or ()) if v is not None]
+    return min(found) if found else None

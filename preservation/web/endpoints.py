@@ -97,7 +97,12 @@ class Api:
         self, app: web.Application, authenticate: Callable[[web.Request], Awaitable[Any]]
     ) -> None:
         for ep in self.endpoints:
-            app.router.add_route(ep.method, ep.path, _wrap(ep, authenticate))
+            handler = _wrap(ep, authenticate)
+            app.router.add_route(ep.method, ep.path, handler)
+            if ep.method == "GET":
+                # HEAD of every GET (calendar clients and link checkers ask it): the same
+                # status and headers, no body (aiohttp leaves it out).
+                app.router.add_route("HEAD", ep.path, handler)
 
 
 async def read_json(request: web.Request) -> Any:
@@ -173,10 +178,13 @@ def _wrap(ep: Endpoint, authenticate: Callable[[web.Request], Awaitable[Any]]) -
         if isinstance(result, tuple):
             result, status = result
         if isinstance(result, BaseModel):
-            payload = result.model_dump(mode="json")
-        else:
-            payload = result
-        return web.json_response(payload, status=status)
+            # Serialised once, by pydantic's own encoder (no dict of the model in between).
+            return web.Response(
+                body=result.model_dump_json().encode(),
+                status=status,
+                content_type="application/json",
+            )
+        return web.json_response(result, status=status)
 
     handler.__name__ = ep.handler.__name__
     return handler

@@ -521,7 +521,7 @@ async def test_other_units_request_is_404_everywhere(client, ready) -> None:  # 
     await assert_problem(await client.get(f"{URL}/{rid}/letter", headers=other), 404)
     await assert_problem(await client.get(f"{URL}/{rid}/events", headers=other), 404)
     listed = await (await client.get(URL, headers=other)).json()
-    assert listed["items"] == [] and listed["total"] == 0
+    assert listed["items"] == [] and listed["next"] is None
     for bad in ("0", "abc", "99999999999999999999999", str(rid + 1000)):
         await assert_problem(await client.get(f"{URL}/{bad}", headers=auth(ready["officer"])), 404)
 
@@ -541,12 +541,13 @@ async def test_list_filters(client, ready) -> None:  # type: ignore[no-untyped-d
         await s.execute(
             update(PreservationRequest)
             .where(PreservationRequest.id == soon["id"])
-            .values(expires_at=T0 + timedelta(days=10))
+            .values(status="preserved", expires_at=T0 + timedelta(days=10))
         )
+        # Expiring lists open preservations only (a queued request has no expiry yet).
         await s.execute(
             update(PreservationRequest)
             .where(PreservationRequest.id == queued["id"])
-            .values(expires_at=T0 + timedelta(days=40))
+            .values(status="sent", expires_at=T0 + timedelta(days=40))
         )
     resp = await client.get(URL, headers=auth(token))
     data = await resp.json()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from contacts.models import ContactCreate, ContactPublic, ContactUpdate, contact_public
 from preservation.directory import changes as directory_changes
 from preservation.directory import io as directory_io
+from preservation.directory import listing as directory_listing
 from preservation.directory import service as directory_service
 from preservation.directory.lookup import IdentifierTypeName, LookupResult, lookup
 from preservation.directory.service import ContactList, ProviderList
@@ -141,10 +142,16 @@ class ContactQuery(BaseModel):
     #: ISO 3166-1 alpha-2 (alpha-3 and English names are accepted).
     country: str | None = Field(default=None, max_length=60)
     q: str | None = Field(default=None, max_length=200)
+    limit: int = Field(directory_listing.PAGE, ge=1, le=directory_listing.MAX_PAGE)
+    #: The `next` of the previous page; absent: the first page.
+    cursor: str | None = Field(default=None, max_length=500)
 
 
 class ProviderQuery(BaseModel):
     q: str | None = Field(default=None, max_length=200)
+    limit: int = Field(directory_listing.PAGE, ge=1, le=directory_listing.MAX_PAGE)
+    #: The `next` of the previous page; absent: the first page.
+    cursor: str | None = Field(default=None, max_length=500)
 
 
 class LookupQuery(BaseModel):
@@ -213,13 +220,15 @@ class ExportResult(BaseModel):
 )
 async def list_contacts(call: Call) -> ContactList:
     async with call.request.app[DB].read() as session:
-        return await directory_service.list_contacts(
+        return await directory_listing.contacts_page(
             session,
             _cache(call),
             country=call.query.country,
             q=call.query.q,
             today=_today(call),
             max_age_days=_age(call),
+            limit=call.query.limit,
+            cursor=call.query.cursor,
         )
 
 
@@ -250,8 +259,14 @@ async def get_contact(call: Call) -> ContactPublic:
 )
 async def list_providers(call: Call) -> ProviderList:
     async with call.request.app[DB].read() as session:
-        return await directory_service.list_providers(
-            session, _cache(call), q=call.query.q, today=_today(call), max_age_days=_age(call)
+        return await directory_listing.providers_page(
+            session,
+            _cache(call),
+            q=call.query.q,
+            today=_today(call),
+            max_age_days=_age(call),
+            limit=call.query.limit,
+            cursor=call.query.cursor,
         )
 
 

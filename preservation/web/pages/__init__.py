@@ -18,6 +18,7 @@ from preservation.web.pages import (
     oidc,
     people,
     profile,
+    request_list,
     requests,
     signin,
     unit,
@@ -25,7 +26,7 @@ from preservation.web.pages import (
 from preservation.web.pages.base import STATIC, page_middleware, setup_jinja
 
 #: Every page module, in the order its routes are registered.
-PAGES = (signin, oidc, enrol, dashboard, requests, directory, unit, people, profile)
+PAGES = (signin, oidc, enrol, dashboard, request_list, requests, directory, unit, people, profile)
 
 
 def setup_pages(app: web.Application) -> None:

@@ -1,5 +1,6 @@
-"""The dashboard: what expires when (a timeline of the next 90 days), the deadlines, and the
-requests that wait for an acknowledgement."""
+"""The dashboard: what expires when (the soonest first, on a timeline of the next 90 days), the
+deadlines, the requests that wait for an acknowledgement, the drafts, and counts of what is open.
+Bounded by what is open, never by history (requests/overview.py); a cut list links to the rest."""
 
 from __future__ import annotations
 
@@ -9,40 +10,30 @@ from typing import Any
 from aiohttp import web
 
 from preservation.access import feeds
-from preservation.requests import listing
-from preservation.web.api.requests import context_of
+from preservation.requests.overview import overview
 from preservation.web.keys import CLOCK, DB
 from preservation.web.pages import timeline
 from preservation.web.pages.base import UNIT_ZONE, current, day, officer, posted, render
 from preservation.web.sessions import absolute_url
 
-AWAITING = ("queued", "sent", "extension_requested")
 WINDOW_DAYS = 90
 DEADLINE_DAYS = 30
+#: Deadlines listed on the dashboard (the deadline list has them all, a page at a time).
+DEADLINES_MAX = 25
 
 
-async def _by_status(request: web.Request, ws: Any, status: str) -> list[Any]:
-    found = await listing.list_requests(
-        request.app[DB],
-        ctx=context_of(request),
-        principal=ws.principal,
-        status=status,
-        limit=500,
-    )
-    return list(found.items)
-
-
-async def upcoming(request: web.Request, ws: Any) -> list[Any]:
-    """The unit's deadlines of the next DEADLINE_DAYS days (overdue ones too), soonest first:
-    the service behind GET /api/v1/deadlines."""
-    from preservation.reminders.deadline_list import upcoming as upcoming_deadlines
+async def upcoming(request: web.Request, ws: Any) -> Any:
+    """The unit's first deadlines of the next DEADLINE_DAYS days (overdue ones too), soonest
+    first: the service behind GET /api/v1/deadlines."""
+    from preservation.reminders.deadline_list import upcoming_page
 
     async with request.app[DB].read() as session:
-        return await upcoming_deadlines(
+        return await upcoming_page(
             session,
             now=request.app[CLOCK].now(),
             within=timedelta(days=DEADLINE_DAYS),
             unit_id=ws.principal.unit_id,
+            limit=DEADLINES_MAX,
         )
 
 
@@ -76,40 +67,33 @@ async def _dashboard(
 ) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     zone = request.get(UNIT_ZONE, "UTC")
-    shown: list[Any] = []
-    for status in timeline.SHOWN:
-        shown.extend(await _by_status(request, ws, status))
-    queued = await _by_status(request, ws, "queued")
-    drafts = await _by_status(request, ws, "draft")
-    recent_lapsed_cutoff = now.timestamp() - 30 * 86400
-    shown = [
-        r
-        for r in shown
-        if r.status != "lapsed"
-        or (r.expires_at is not None and r.expires_at.timestamp() >= recent_lapsed_cutoff)
-    ]
+    seen = await overview(
+        request.app[DB], unit_id=ws.principal.unit_id, now=now, window_days=WINDOW_DAYS
+    )
     chart = timeline.build(
-        shown,
+        [*seen.lapsed, *seen.timeline.rows],
         now=now,
         days=WINDOW_DAYS,
         label_of=lambda r: f"{r.reference} {r.provider or r.country or ''}".strip(),
         day_label=lambda at: day(at, zone),
     )
-    awaiting = sorted(
-        [r for r in (*queued, *shown) if r.status in AWAITING],
-        key=lambda r: r.submitted_at or r.created_at,
-    )
     deadlines = await upcoming(request, ws)
+    counts = seen.counts
     return render(
         request,
         "dashboard.html",
         {
             "chart": chart,
+            "timeline_more": seen.timeline.more,
             "urgency_labels": timeline.URGENCY_LABELS,
-            "awaiting": awaiting,
-            "deadlines": deadlines,
-            "drafts": drafts,
-            "active_count": sum(1 for r in shown if r.status in timeline.ACTIVE),
+            "awaiting": seen.awaiting.rows,
+            "awaiting_more": seen.awaiting.more,
+            "deadlines": deadlines.items,
+            "deadlines_more": deadlines.next_key is not None,
+            "drafts": seen.drafts.rows,
+            "drafts_more": seen.drafts.more,
+            "counts": counts,
+            "active_count": sum(counts.get(s, 0) for s in timeline.ACTIVE),
             "window_days": WINDOW_DAYS,
             "deadline_days": DEADLINE_DAYS,
             "feed_url": feed_url,
