@@ -70,6 +70,13 @@ class PayloadTooLarge(PreservationError):
     title = "Payload too large"
 
 
+class RequestTimeout(PreservationError):
+    """The request did not arrive in time."""
+
+    status = 408
+    title = "Request timeout"
+
+
 class TooManyRequests(PreservationError):
     """Too many attempts; try again later."""
 

@@ -12,6 +12,7 @@ from preservation.access.auth import create_token
 from preservation.domain.clock import SystemClock
 from preservation.settings import load_settings
 from preservation.storage.db import Database, upgrade_sync
+from preservation.storage.files import set_private_umask
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from preservation.web.app import create_app
+    from preservation.web.timeouts import server_options
 
     overrides = {}
     if args.host:
@@ -62,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     settings = load_settings(**overrides)
+    # The database, its WAL and whatever else serve creates: readable by this user only.
+    set_private_umask()
     logs.configure(settings.log_level)
     app = create_app(settings)
     log.info(
@@ -83,6 +87,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print=None,
         access_log=None,
         shutdown_timeout=settings.shutdown_timeout_seconds,
+        # A request's headers must arrive within header_timeout_seconds (web/timeouts.py).
+        **server_options(settings),
         handle_signals=True,
     )
     return 0

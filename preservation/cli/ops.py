@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from preservation.settings import load_settings
+from preservation.storage.files import private_file
 
 #: Pages per step (4 MiB with SQLite's default 4 KiB pages).
 STEP_PAGES = 1024
@@ -162,6 +163,8 @@ def backup_sqlite(
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
     try:
         src.execute("PRAGMA busy_timeout=30000")
+        # The copy holds everything the database does: readable by its owner only (0600).
+        private_file(partial)
         dst = sqlite3.connect(partial)
         try:
             last_remaining: int | None = None

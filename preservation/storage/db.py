@@ -2,9 +2,10 @@
 
 SQLite: WAL, foreign keys on, a busy timeout, and write transactions opened with BEGIN IMMEDIATE
 through one in-process writer lock (readers never wait). PostgreSQL: asyncpg, ordinary
-transactions. Driver errors are translated here: no IntegrityError or connection error reaches
-a handler. The engines hide statement parameters (hide_parameters): a driver error that does
-reach the error log carries the SQL, never the values (identifiers, case text)."""
+transactions. A SQLite file and its side files are readable by their owner only
+(storage/files.py). Driver errors are translated here: no IntegrityError or connection error
+reaches a handler. The engines hide statement parameters (hide_parameters): a driver error that
+does reach the error log carries the SQL, never the values (identifiers, case text)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 
 from preservation.errors import Conflict, Unavailable
 from preservation.storage import sqlite_inline
+from preservation.storage.files import secure_sqlite
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -83,6 +85,8 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            # Created 0600 before SQLite opens it; its -wal and -shm follow (storage/files.py).
+            secure_sqlite(url)
             self._checkpointer: sqlite_inline.Checkpointer | None = sqlite_inline.Checkpointer(
                 make_url(url).database or ":memory:"
             )
@@ -201,6 +205,7 @@ def upgrade_sync(url: str, revision: str = "heads") -> None:
     """Apply the migrations (runs its own event loop: call from a thread or the CLI)."""
     from alembic import command
 
+    secure_sqlite(url)
     command.upgrade(alembic_config(url), revision)
 
 

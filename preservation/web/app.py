@@ -31,6 +31,7 @@ from preservation.web.openapi import build_openapi
 from preservation.web.pages import setup_pages
 from preservation.web.problem import error_middleware
 from preservation.web.shutdown import setup_graceful_shutdown
+from preservation.web.timeouts import setup_timeouts
 
 log = logging.getLogger(__name__)
 API_KEY = web.AppKey("api", Api)
@@ -87,6 +88,8 @@ def create_app(
     setup_metrics(app)
     app.cleanup_ctx.append(_jobs)
     setup_pages(app)
+    # Last: a body that trickles in is 408 (web/timeouts.py); errors reading it keep their shape.
+    setup_timeouts(app)
     return app
 
 

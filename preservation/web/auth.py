@@ -1,4 +1,10 @@
-"""Bearer-token authentication, with failed attempts slowed per client address."""
+"""Bearer-token authentication, with failed attempts slowed per client address and credential.
+
+Failures are counted per address and presented credential (its 10-character prefix), and per
+address. A credential that failed too often from an address is refused there without a look-up
+(429); past the limit for the whole address, failures answer 429 instead of 401. A valid token
+is never refused for others' failures: a shared address (a NAT, a proxy) cannot lock its users
+out, and guessing gains nothing (a token is 256 random bits)."""
 
 from __future__ import annotations
 
@@ -15,31 +21,46 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 class FailureLimiter:
-    """Counts failed authentications per address over a sliding minute (per node)."""
+    """Counts failed authentications over a sliding minute (per node): per client address, and
+    per address and credential prefix (`key`)."""
+
+    #: Windows kept at most (a scan from many addresses must not grow memory without bound).
+    MAX_WINDOWS = 20000
 
     def __init__(self, per_minute: int):
         self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 
-    def _window(self, address: str, now: float) -> deque[float]:
-        window = self._failures[address]
+    def _window(self, address: str, key: str | None, now: float) -> deque[float]:
+        window = self._failures[(address, "*" if key is None else f"k:{key}")]
         while window and window[0] <= now - 60:
             window.popleft()
         return window
 
-    def check(self, address: str) -> None:
+    def check(self, address: str, key: str | None = None) -> None:
+        """429 when `address` is over the limit: all its failures (`key` None), or those with
+        the credential `key`."""
         now = time.monotonic()
-        window = self._window(address, now)
+        window = self._window(address, key, now)
         if len(window) >= self.per_minute:
             retry = max(1, int(60 - (now - window[0])) + 1)
-            raise TooManyRequests(
-                "too many failed authentications from this address", retry_after=retry
-            )
+            what = "from this address" if key is None else "with this credential"
+            raise TooManyRequests(f"too many failed authentications {what}", retry_after=retry)
 
-    def fail(self, address: str) -> None:
-        self._window(address, time.monotonic()).append(time.monotonic())
-        if len(self._failures) > 10000:  # bound memory under a scan from many addresses
+    def fail(self, address: str, key: str | None = None) -> None:
+        """Count a failure of `address` (and of its credential `key`, when given)."""
+        now = time.monotonic()
+        self._window(address, None, now).append(now)
+        if key is not None:
+            self._window(address, key, now).append(now)
+        while len(self._failures) > self.MAX_WINDOWS:
             self._failures.pop(next(iter(self._failures)))
+
+
+def credential_key(credential: str | None) -> str:
+    """What failures of a credential are counted under: its display prefix (never the secret
+    part: 10 characters, as `token list` shows them)."""
+    return (credential or "")[:10]
 
 
 LIMITER = web.AppKey("limiter", FailureLimiter)
@@ -91,20 +112,25 @@ async def authenticate(request: web.Request) -> Principal:
         return existing
     address = client_address(request)
     limiter = app[LIMITER]
-    limiter.check(address)
     token = bearer(request)
+    key = credential_key(token)
     principal = None
     if token is not None and len(token) <= 200:
         cache = app.get(PRINCIPALS)
         digest = hash_token(token)
         principal = cache.get(digest) if cache is not None else None
         if principal is None:
+            # This credential failed here too often: refused without a look-up. Another
+            # credential from the same address is not affected.
+            limiter.check(address, key)
             async with app[DB].read() as session:
                 principal = await principal_for_token(session, token, now=app[CLOCK].now())
             if principal is not None and cache is not None:
                 cache.put(digest, principal)
     if principal is None:
-        limiter.fail(address)
+        # Past the limit for the address, a failure is 429 (Retry-After) rather than 401.
+        limiter.check(address)
+        limiter.fail(address, key)
         raise Unauthorized("a valid bearer token is required" if token else "missing bearer token")
     request[PRINCIPAL] = principal
     return principal

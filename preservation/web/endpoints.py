@@ -106,7 +106,8 @@ class Api:
 
 
 async def read_json(request: web.Request) -> Any:
-    if not request.can_read_body:
+    # body_exists, not can_read_body: the body may have been read already (web/timeouts.py).
+    if not request.body_exists:
         raise BadRequest("a JSON body is required")
     raw = await request.read()
     try:

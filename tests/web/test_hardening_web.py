@@ -125,10 +125,12 @@ async def test_burst_of_failures_is_429_with_retry_after(settings, clock, monkey
         await assert_problem(resp, 429)
         retry = int(resp.headers["Retry-After"])
         assert 1 <= retry <= 61
-        # While the address is slowed, even a good token waits: guessing gains nothing.
-        await assert_problem(await client.get("/api/v1/me", headers=auth(token)), 429)
-        # Other endpoints too, and the sign-in page.
+        # While the address is slowed, a good token is still served (issue 16: a shared address
+        # must not lock its users out; guessing gains nothing, a token is 256 random bits).
+        assert (await client.get("/api/v1/me", headers=auth(token))).status == 200
+        # The failing credential is refused on other endpoints too, and so is the sign-in page.
         await assert_problem(await client.get(URL, headers=auth("pdt_wrong")), 429)
+        await assert_problem(await client.get(URL, headers=auth("pdt_other")), 429)
         signin = await client.get("/signin")
         csrf = CSRF.search(await signin.text())[1]
         resp = await client.post(
@@ -152,7 +154,9 @@ async def test_failed_page_sign_ins_count_too(settings, clock, monkeypatch) -> N
                 "/signin", data={"csrf": csrf, "token": "pdt_guess", "next": "/"}
             )
             assert resp.status in (401, 422), resp.status
-        await assert_problem(await client.get("/api/v1/me", headers=auth(token)), 429)
+        await assert_problem(await client.get("/api/v1/me", headers=auth("pdt_guess")), 429)
+        # A valid token from the same address is not locked out (issue 16).
+        assert (await client.get("/api/v1/me", headers=auth(token))).status == 200
 
 
 # --- headers ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from preservation.errors import NotFound
 from preservation.reminders import feed
 from preservation.reminders.deadline_list import MAX_PAGE, parse_within, upcoming_page
 from preservation.runtime.offload import offload
-from preservation.web.auth import LIMITER, client_address
+from preservation.web.auth import LIMITER, client_address, credential_key
 from preservation.web.endpoints import Api, Call
 from preservation.web.keys import CLOCK, DB, SETTINGS
 from preservation.web.sessions import absolute_url
@@ -259,11 +259,15 @@ async def feed_deadlines_ics(call: Call) -> web.Response:
     request = call.request
     address = client_address(request)
     limiter = request.app[LIMITER]
-    limiter.check(address)
+    # Counted per address and feed prefix: guesses from an address are slowed, and a valid
+    # feed is still served to others behind the same address (web/auth.py).
+    key = credential_key(call.params["token"])
+    limiter.check(address, key)
     async with request.app[DB].read() as session:
         principal = await feeds.principal_for_feed(session, call.params["token"])
     if principal is None:
-        limiter.fail(address)
+        limiter.check(address)
+        limiter.fail(address, key)
         raise NotFound("no such feed")
     if principal.role not in REQUEST_DATA_ROLES:
         # Its owner is now an admin: request data is not theirs to read.
