@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contacts.models import Contact, ContactCreate
 from preservation.directory.changes import Author, contact_state, provider_state, record_change
 from preservation.directory.snapshot import bump_version
+from preservation.domain.spreadsheet import csv_text, restore_cell
 from preservation.errors import FieldError, InvalidInput
 from providers.models import Provider, ProviderCreate
 
@@ -220,7 +221,8 @@ def _from_cells(data: dict[str, str], kind: Kind = "providers") -> dict[str, Any
     out: dict[str, Any] = {}
     dicts = _DICTS if kind == "providers" else set()
     for key, raw in data.items():
-        cell = raw.strip() if isinstance(raw, str) else raw
+        # A cell the export neutralised for spreadsheets ('=...) reads back as it was.
+        cell = restore_cell(raw).strip() if isinstance(raw, str) else raw
         if key in _LISTS:
             out[key] = [part.strip() for part in cell.split(";") if part.strip()]
         elif key in dicts:
@@ -464,9 +466,5 @@ async def export_directory(session: AsyncSession, *, kind: Kind, fmt: Format) ->
     records = [{n: d[n] for n in names} for d in (r.model_dump(mode="json") for r in rows)]
     if fmt == "json":
         return json.dumps(records, indent=2, ensure_ascii=False) + "\n", len(rows)
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for r in records:
-        writer.writerow([_cell(r[n]) for n in names])
-    return out.getvalue(), len(rows)
+    # Cells a spreadsheet would run as formulas are neutralised (domain/spreadsheet.py).
+    return csv_text(names, ([_cell(r[n]) for n in names] for r in records)), len(rows)
