@@ -25,10 +25,20 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="preservation", description="Preservation dispatcher")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"preservation {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     for register in commands.REGISTRARS:
         register(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("preservation-dispatcher")
+    except PackageNotFoundError:  # a checkout run without installing
+        return "unknown (not installed)"
 
 
 def emit(result: Any, *, as_json: bool, text: Callable[[Any], str] | None = None) -> None:
@@ -46,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from preservation.cli.core import cmd_db_upgrade, cmd_serve
+        from preservation.cli.database import check_database
+
+        # Every command here opens a database: name it, and create none but these two.
+        check_database(args, creates={cmd_serve, cmd_db_upgrade})
         outcome = args.func(args)
         if asyncio.iscoroutine(outcome):
             outcome = asyncio.run(outcome)
@@ -66,6 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, exc: BaseException) -> None:
     if getattr(args, "verbose", False):
         logging.getLogger(__name__).exception("command failed")
-    print(f"preservation: {exc}", file=sys.stderr)
-    for err in getattr(exc, "errors", []) or []:
-        print(f"  {err.field}: {err.message}", file=sys.stderr)
+    # One line: the message already names each field ("unit: ...; role: ...").
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    print(f"preservation: {message}", file=sys.stderr)

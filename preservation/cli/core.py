@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from preservation import logs
 from preservation.access.auth import create_token
@@ -47,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--label", default="", help="what the token is used for")
     create.add_argument(
         "--expires-days", type=int, help="days until it expires (default: api_token_days)"
+    )
+    create.add_argument(
+        "--create-unit",
+        action="store_true",
+        help="create the unit when none has this name (without it, a mistyped --unit is refused)",
     )
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_token_create)
@@ -118,6 +124,7 @@ async def _token(args: argparse.Namespace) -> str:
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
+            await _known_unit(session, args.unit, create=args.create_unit)
             return await create_token(
                 session,
                 unit=args.unit,
@@ -130,6 +137,27 @@ async def _token(args: argparse.Namespace) -> str:
             )
     finally:
         await db.dispose()
+
+
+async def _known_unit(session: Any, name: str, *, create: bool) -> None:
+    """A token goes to an existing unit; a new one only when asked (--create-unit), so that a
+    typo does not make a second unit whose officers see none of the first one's requests."""
+    from sqlalchemy import select
+
+    from preservation.errors import InvalidInput
+    from preservation.storage.models import Unit
+
+    if not name.strip():
+        raise InvalidInput("unit", "is empty: give the unit's name")
+    if create:
+        return
+    names = list((await session.execute(select(Unit.name).order_by(Unit.name))).scalars())
+    if name not in names:
+        known = ", ".join(repr(n) for n in names[:20]) or "none yet"
+        raise InvalidInput(
+            "unit",
+            f"no unit is named {name!r} (units: {known}); add --create-unit to create it",
+        )
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -228,7 +228,7 @@ def test_audit_verify_checks_the_directory_chain(database_url, tmp_path) -> None
 def test_the_directory_role_is_granted_on_the_command_line(database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = clean_env(PRESERVATION_DATABASE_URL=database_url)
     made = run_cli(
-        "token", "create", "--unit", "ops", "--role", "directory", "--user", "keeper",
+        "token", "create", "--create-unit", "--unit", "ops", "--role", "directory", "--user", "keeper",
         env=env, cwd=tmp_path,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr

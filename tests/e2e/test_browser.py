@@ -45,6 +45,7 @@ def _token(env: dict[str, str], cwd: Path, role: str, user: str) -> str:
     made = run_cli(
         "token",
         "create",
+        "--create-unit",
         "--unit",
         "Cyber Unit",
         "--role",

@@ -23,6 +23,7 @@ def _token(role: str, env: dict[str, str], cwd: Path) -> str:
     made = run_cli(
         "token",
         "create",
+        "--create-unit",
         "--unit",
         "Fuzz Unit",
         "--role",

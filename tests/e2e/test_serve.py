@@ -23,6 +23,7 @@ def test_serve_health_token_and_clean_shutdown(tmp_path, sig) -> None:  # type: 
         made = run_cli(
             "token",
             "create",
+            "--create-unit",
             "--unit",
             "Cyber Unit",
             "--role",
@@ -58,9 +59,14 @@ def test_bad_setting_stops_startup_with_its_name(tmp_path) -> None:  # type: ign
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = clean_env(PRESERVATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/p.db")
+    assert run_cli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     result = run_cli("token", "create", "--unit", "", "--role", "officer", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "unit" in result.stderr and "Traceback" not in result.stderr
+    # One error line (after the line naming the database).
+    assert [line for line in result.stderr.splitlines() if "unit" in line] == [
+        "preservation: unit: is empty: give the unit's name"
+    ]
 
 
 def test_db_upgrade_on_empty_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
