@@ -142,7 +142,17 @@ async def test_user_list_set_role_disable_enable_reset(db_url, capsys) -> None: 
         == 0
     )
     assert (
-        await _cli("token", "create", "--unit", "Cyber Unit", "--role", "officer", "--user", "olga")
+        await _cli(
+            "token",
+            "create",
+            "--create-unit",
+            "--unit",
+            "Cyber Unit",
+            "--role",
+            "officer",
+            "--user",
+            "olga",
+        )
         == 0
     )
     token = capsys.readouterr().out.strip().splitlines()[-1]
@@ -185,9 +195,12 @@ async def test_user_list_set_role_disable_enable_reset(db_url, capsys) -> None: 
 
 
 async def test_token_create_for_an_integration_with_an_expiry(db_url, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert await _cli("user", "add", "--unit", "Cyber Unit", "--user", "it", "--role", "admin") == 0
+    capsys.readouterr()
     code = await _cli(
         "token",
         "create",
+        "--create-unit",
         "--unit",
         "Cyber Unit",
         "--role",
@@ -205,7 +218,11 @@ async def test_token_create_for_an_integration_with_an_expiry(db_url, capsys) ->
     try:
         async with db.read() as s:
             row, user = (
-                await s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id))
+                await s.execute(
+                    select(ApiToken, User)
+                    .join(User, User.id == ApiToken.user_id)
+                    .where(User.name == "case-system")
+                )
             ).one()
     finally:
         await db.dispose()
@@ -215,6 +232,7 @@ async def test_token_create_for_an_integration_with_an_expiry(db_url, capsys) ->
         await _cli(
             "token",
             "create",
+            "--create-unit",
             "--unit",
             "U",
             "--role",

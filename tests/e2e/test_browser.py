@@ -158,7 +158,7 @@ def sign_in(browser, server: Server, token: str, **context):  # type: ignore[no-
     page.goto(server.url + "/")
     assert page.url.endswith("/signin")
     page.get_by_label("Token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
     page.wait_for_load_state()
     page.console_errors = errors  # type: ignore[attr-defined]
     return page
@@ -175,11 +175,11 @@ def test_officer_flow(browser, served) -> None:  # type: ignore[no-untyped-def]
     page.goto(server.url + "/")
     assert page.url.endswith("/signin")
     page.get_by_label("Token").fill("pdt_wrong")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
     assert "not valid" in page.get_by_role("alert").inner_text()
     shot(page, "01-signin-refused")
     page.get_by_label("Token").fill(tokens["supervisor"])
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
     page.wait_for_url(server.url + "/")
     cookie = next(c for c in ctx.cookies() if c["name"] == "pd_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
