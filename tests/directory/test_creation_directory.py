@@ -82,7 +82,10 @@ async def test_a_stale_snapshot_is_not_used_and_is_refreshed_after(client, ready
     assert snapshot is not None
     assert snapshot.provider_by_slug["examplemail"].portal_url == "https://new.examplemail.test/le"
     third = await create(client, officer)
-    assert third["recipients"] == second["recipients"]
+    def same(r: dict) -> dict:  # type: ignore[type-arg]
+        return {k: v for k, v in r.items() if k != "id"}  # each request has its own rows
+
+    assert [same(r) for r in third["recipients"]] == [same(r) for r in second["recipients"]]
     assert third["route"] == second["route"] and third["warnings"] == second["warnings"]
 
 
