@@ -81,7 +81,14 @@ def public(user: User, unit: Unit, *, now: datetime) -> PersonPublic:
         status = "disabled"
     elif user.locked_until is not None and user.locked_until > now:
         status = "locked"
-    elif user.login and not user.password_hash and not user.oidc_subject:
+    elif (
+        user.login
+        and not user.oidc_subject
+        and (
+            not user.password_hash
+            or (needs_second_factor(user.role) and user.totp_enabled_at is None)
+        )
+    ):
         status = "enrolment pending"
     else:
         status = "active"
