@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from preservation.domain.text import bidi_warning, mixed_script_warning
 
 # idna (IDNA 2008 + UTS 46) is a dependency of email-validator: the stdlib codec is IDNA 2003,
 # which turns "straße.de" into "strasse.de", another registrant's domain.
@@ -154,6 +157,7 @@ def check_identifier(
 
     assert kind is not None and value is not None
     warnings = (CGN_WARNING,) if kind is IdentifierType.IPV4 and port is None else ()
+    warnings += _misreadings(kind, value, normalized, (at, start, end))
     return ParsedIdentifier(
         type=kind,
         value=value,
@@ -167,6 +171,34 @@ def check_identifier(
         warnings=warnings,
         notes=notes,
     )
+
+
+def _misreadings(
+    kind: IdentifierType,
+    value: str,
+    normalized: str,
+    instants: tuple[LocalInstant | None, ...],
+) -> tuple[str, ...]:
+    """Warnings on what is easily misread: bidirectional controls in the value, a domain that
+    mixes scripts (a look-alike), a zone abbreviation, Etc/GMT+N, an implausible year."""
+    found: list[str] = []
+    bidi = bidi_warning(value, what="the value")
+    if bidi:
+        found.append(bidi)
+    host = ""
+    if kind is IdentifierType.EMAIL:
+        host = normalized.rpartition("@")[2]
+    elif kind is IdentifierType.DOMAIN:
+        host = normalized
+    elif kind is IdentifierType.URL:
+        host = urlsplit(normalized).hostname or ""
+    mixed = mixed_script_warning(host) if host else None
+    if mixed:
+        found.append(mixed)
+    for instant in instants:
+        if instant is not None:
+            found.extend(instant.warnings)
+    return tuple(dict.fromkeys(found))
 
 
 def _unique(errors: list[FieldError]) -> list[FieldError]:

@@ -24,6 +24,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from preservation.domain.crypto import CHAINS, crypto_address, crypto_chain
+from preservation.domain.text import control_problem
 from preservation.domain.timing import (
     LocalInstant,
     sibling_field,
@@ -246,8 +247,9 @@ def _normalize(
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "is empty")
     v = value.strip()
-    if any(ord(c) < 32 or ord(c) == 127 for c in v):
-        raise InvalidInput(field, "contains control characters")
+    problem = control_problem(v)  # the single-line rule (domain/text.py)
+    if problem is not None:
+        raise InvalidInput(field, problem)
     match kind:
         case IdentifierType.IPV4:
             return _ipv4(v, field)

@@ -26,11 +26,17 @@ Rules (DESIGN.md "Time"; domain-notes section 4: times and zones "from your sour
   names three offsets); ``GMT+3`` / ``UTC+02:00`` mean what people mean (east of Greenwich),
   not the inverted POSIX reading.
 - An instant after ``now`` is refused, with no tolerance: the data to preserve exist already, and
-  a time in the future is a typo or a wrong zone.
+  a time in the future is a typo or a wrong zone. So is one before 1900 (``EARLIEST``), or one
+  that no calendar arithmetic can hold (year 1 with an offset, year 9999): 422, never a 500.
+- What is easily misread is accepted with a warning (``LocalInstant.warnings``): a zone named by
+  an abbreviation (``EST`` is UTC-05:00 in July too, when New York is on EDT), ``Etc/GMT+3``
+  (which is UTC-03:00: POSIX inverts the sign), and an instant before 2000 (1970-01-01 is what a
+  blank Unix timestamp shows).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -49,6 +55,18 @@ __all__ = [
 ]
 
 ISO_HINT = "write it as ISO 8601, e.g. 2026-11-20T14:03:11"
+#: No instant before this is accepted (nothing a provider keeps is older).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+#: Instants before this are accepted with a warning: a wrong year, or a blank Unix timestamp.
+PLAUSIBLE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = "is out of the range of dates this service reads (1900 until now): check the year"
+#: Zone names that are abbreviations or POSIX rules rather than places.
+ABBREVIATION_ZONES = frozenset(
+    {"CET", "CST6CDT", "EET", "EST", "EST5EDT", "HST", "MET", "MST", "MST7MDT", "PST8PDT", "WET"}
+)
+#: The place people usually mean by a fixed-offset abbreviation zone.
+_MEANT_PLACE = {"EST": "America/New_York", "MST": "America/Denver"}
+_ETC_GMT = re.compile(r"^Etc/GMT([+-])(\d{1,2})$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +83,8 @@ class LocalInstant:
     offset: str
     #: "CET"; where the zone has none, what pytz gives ("+0545"), or "UTC+02:00" without a zone.
     abbreviation: str
+    #: What may have been misread (a zone abbreviation, Etc/GMT+N, an implausible year).
+    warnings: tuple[str, ...] = ()
 
     def wall(self) -> datetime:
         """The wall-clock time of this reading, aware with its fixed offset."""
@@ -135,32 +155,82 @@ def resolve_local(
     given = text.strip()
     if not given:
         raise InvalidInput(field, f"is empty: {ISO_HINT}")
-    parsed = _parse(given, field=field, day_first=day_first)
+    try:
+        parsed = _parse(given, field=field, day_first=day_first)
+        if parsed.tzinfo is not None:
+            instant = _from_offset(parsed, given, zone, field=field)
+        elif zone is None:
+            raise InvalidInput(
+                field,
+                "is a local time without an offset: give its time zone (tz, an IANA name such "
+                "as Europe/Berlin) or write the offset (2026-11-20T14:03:11+01:00)",
+            )
+        else:
+            aware = _localize(zone, parsed, field=field, dst=dst)
+            instant = LocalInstant(
+                utc=aware.astimezone(UTC),
+                local=given,
+                tz=zone.zone,
+                offset=_format_offset(aware.utcoffset()),
+                abbreviation=aware.tzname() or _format_offset(aware.utcoffset()),
+            )
+        if instant.utc < EARLIEST:
+            raise InvalidInput(field, OUT_OF_RANGE)
+        if instant.utc > now:
+            raise InvalidInput(
+                field,
+                f"is in the future ({instant.describe()}; now is "
+                f"{_clock_text(now.astimezone(UTC))} UTC)",
+            )
+    except OverflowError:
+        # Year 1 with an offset, year 9999 in a zone west of Greenwich: no datetime holds it.
+        raise InvalidInput(field, OUT_OF_RANGE) from None
+    warnings = [*zone_warnings(instant.tz, instant.utc), *year_warnings(instant.utc, field)]
+    return dataclasses.replace(instant, warnings=tuple(warnings)) if warnings else instant
 
-    if parsed.tzinfo is not None:
-        instant = _from_offset(parsed, given, zone, field=field)
-    elif zone is None:
-        raise InvalidInput(
-            field,
-            "is a local time without an offset: give its time zone (tz, an IANA name such as "
-            "Europe/Berlin) or write the offset (2026-11-20T14:03:11+01:00)",
-        )
-    else:
-        aware = _localize(zone, parsed, field=field, dst=dst)
-        instant = LocalInstant(
-            utc=aware.astimezone(UTC),
-            local=given,
-            tz=zone.zone,
-            offset=_format_offset(aware.utcoffset()),
-            abbreviation=aware.tzname() or _format_offset(aware.utcoffset()),
-        )
 
-    if instant.utc > now:
-        raise InvalidInput(
-            field,
-            f"is in the future ({instant.describe()}; now is {_clock_text(now.astimezone(UTC))} UTC)",
-        )
-    return instant
+def zone_warnings(zone_name: str, utc: datetime) -> list[str]:
+    """What is easily misread in the zone `zone_name` at the instant `utc` (pure)."""
+    etc = _ETC_GMT.match(zone_name)
+    if etc is not None and int(etc.group(2)):
+        hours = int(etc.group(2))
+        real = "-" if etc.group(1) == "+" else "+"
+        east = "Etc/GMT-" if real == "-" else "Etc/GMT+"
+        return [
+            f"tz {zone_name} is UTC{real}{hours:02d}:00, not UTC{etc.group(1)}{hours:02d}:00: "
+            f"Etc/GMT names invert the sign (POSIX); if {etc.group(1)}{hours:02d}:00 was meant, "
+            f"the zone is {east}{hours} (or write the offset in the time)"
+        ]
+    if zone_name not in ABBREVIATION_ZONES:
+        return []
+    wall = utc.astimezone(pytz.timezone(zone_name))
+    text = (
+        f"tz {zone_name} is an abbreviation, not a place: at that time it meant "
+        f"{wall.tzname()} (UTC{_format_offset(wall.utcoffset())})"
+    )
+    place = _MEANT_PLACE.get(zone_name)
+    if place is not None:
+        there = utc.astimezone(pytz.timezone(place))
+        if there.utcoffset() != wall.utcoffset():
+            text += (
+                f", while {place} was on {there.tzname()} "
+                f"(UTC{_format_offset(there.utcoffset())}): if the clock followed {place}, "
+                "give that zone"
+            )
+    return [text + "; give the IANA zone of the place the clock was in"]
+
+
+def year_warnings(utc: datetime, field: str) -> list[str]:
+    """An instant before 2000 is more likely a wrong year, or a blank Unix timestamp (pure)."""
+    if utc >= PLAUSIBLE_FROM:
+        return []
+    name = field.rpartition(".")[2] or field
+    epoch = (
+        " (1970-01-01 is the Unix epoch: what a blank or zero timestamp shows)"
+        if utc.year == 1970
+        else ""
+    )
+    return [f"{name} is in {utc.year}, an implausible year for data to preserve{epoch}: check it"]
 
 
 def resolve_range(
@@ -324,6 +394,9 @@ def _dateutil(t: str, original: str, *, field: str, dayfirst: bool, yearfirst: b
     a, b = readings
     if a.year != b.year:
         raise InvalidInput(field, f"needs a year; {ISO_HINT}")
+    if str(a.year) not in _FOUR_DIGIT_YEAR.findall(t):
+        # dateutil reads "0001" as 2001: a year the text does not hold.
+        raise InvalidInput(field, OUT_OF_RANGE)
     if (a.month, a.day) != (b.month, b.day):
         raise InvalidInput(field, f"needs a full date (day, month and year); {ISO_HINT}")
     if a.hour != b.hour:
