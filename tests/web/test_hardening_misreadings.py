@@ -79,3 +79,9 @@ async def test_a_look_alike_alert_address_is_warned_about(client, tokens) -> Non
     assert "Cyrillic and Latin" in warnings[0]
     resp = await client.get("/api/v1/unit", headers=auth(tokens["officer"]))
     assert (await resp.json())["warnings"] == warnings
+    # And on the unit's page.
+    from tests.web.test_pages import sign_in
+
+    await sign_in(client, tokens["supervisor"])
+    page = await (await client.get("/unit")).text()
+    assert "alert_emails[1]" in page and "Cyrillic and Latin" in page
