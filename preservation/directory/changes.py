@@ -84,7 +84,11 @@ def provider_state(row: Any) -> dict[str, Any]:
     from providers.models import ProviderCreate
 
     data = row.model_dump(mode="json")
-    return {k: data.get(k) for k in ProviderCreate.model_fields}
+    state = {k: data.get(k) for k in ProviderCreate.model_fields}
+    if not state.get("source") and data.get("source_url"):
+        # a row an older node wrote: its URL alone (a document of unknown kind)
+        state["source"] = data["source_url"]
+    return state
 
 
 def contact_state(row: Any) -> dict[str, Any]:

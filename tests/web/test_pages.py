@@ -604,9 +604,14 @@ async def test_the_directory_role_edits_a_provider_and_no_unit_role_may(client, 
 
 
 async def test_the_directory_role_edits_a_contact(client, ready) -> None:  # type: ignore[no-untyped-def]
-    await sign_in(client, ready["directory"])
     async with client.server.app[DB].read() as s:
         cid = (await s.execute(select(Contact.id))).scalar_one()
+    await sign_in(client, ready["admin"])
+    csrf = await csrf_of(client, f"/directory/contacts/{cid}")
+    resp = await client.post(f"/directory/contacts/{cid}", data={"csrf": csrf, "hours": "x"})
+    assert resp.status == 403  # a unit's admin does not change the shared directory
+    client.session.cookie_jar.clear()
+    await sign_in(client, ready["directory"])
     csrf = await csrf_of(client, f"/directory/contacts/{cid}")
     form = {
         "csrf": csrf,
