@@ -207,6 +207,25 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
+def alert_payload(event: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """The mail to supervisors about one change of an address letters go to (pure)."""
+    what = "provider" if event.entity == "provider" else "point of contact"
+    subject = f"Directory: the {what} {event.key} changed an address letters go to"
+    lines = [
+        f"{event.actor} ({event.unit or 'no unit'}) {event.action}d the {what} {event.key} "
+        f"at {event.at.isoformat()} (directory change {event.seq}).",
+        "",
+        "Requests routed from now on use the new value. Check it before relying on it:",
+        "",
+    ]
+    for name in fields:
+        lines.append(f"{name}:")
+        lines.append(f"  before: {_describe((event.before or {}).get(name))}")
+        lines.append(f"  after:  {_describe((event.after or {}).get(name))}")
+    lines += ["", "Every change: /directory/changes"]
+    return {"subject": subject, "text": "\n".join(lines), "directory_change": event.seq}
+
+
 async def _mail_supervisors(
     session: AsyncSession, *, event: DirectoryEvent, fields: Sequence[str]
 ) -> int:
@@ -224,21 +243,7 @@ async def _mail_supervisors(
     )
     if not units:
         return 0
-    what = "provider" if event.entity == "provider" else "point of contact"
-    subject = f"Directory: the {what} {event.key} changed an address letters go to"
-    lines = [
-        f"{event.actor} ({event.unit or 'no unit'}) {event.action}d the {what} {event.key} "
-        f"at {event.at.isoformat()} (directory change {event.seq}).",
-        "",
-        "Requests routed from now on use the new value. Check it before relying on it:",
-        "",
-    ]
-    for name in fields:
-        lines.append(f"{name}:")
-        lines.append(f"  before: {_describe((event.before or {}).get(name))}")
-        lines.append(f"  after:  {_describe((event.after or {}).get(name))}")
-    lines += ["", "Every change: /directory/changes"]
-    payload = {"subject": subject, "text": "\n".join(lines), "directory_change": event.seq}
+    payload = alert_payload(event, fields)
     for unit_id in units:
         session.add(
             Reminder(

@@ -30,6 +30,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -37,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, ContactCreate
-from preservation.directory.changes import Author, contact_state, provider_state, record_change
+from preservation.directory.changes import Author, contact_state, provider_state
 from preservation.directory.snapshot import bump_version
 from preservation.domain.spreadsheet import csv_text, restore_cell
 from preservation.errors import FieldError, InvalidInput
@@ -312,9 +313,16 @@ async def import_directory(
     Returns the report; ``report.errors`` lists each bad row's number, field and reason, and
     ``report.written`` says whether anything was written. A file that cannot be read at all
     (not CSV/JSON, no header, kind not inferable) raises ``InvalidInput``.
+
+    Thousands of rows without freezing the node: the stored rows are read in slices, the file is
+    parsed, validated and compared with them in a worker thread (``_plan``), and the writes go
+    in chunks (``directory.bulk``).
     """
-    keys, rows = parse_content(content, fmt)
+    from preservation.directory.snapshot import attribute_rows
+    from preservation.runtime.offload import offload
+
     if kind is None:
+        keys, _ = await offload(parse_content, content, fmt)
         kind = infer_kind(keys)
         if kind is None:
             raise InvalidInput(
@@ -322,12 +330,53 @@ async def import_directory(
                 "cannot tell providers (a slug column) from contacts (an authority column): "
                 "give the kind",
             )
+    table = Provider if kind == "providers" else Contact
+    existing = await attribute_rows(session, table, "slug" if kind == "providers" else "id")
+    report, changes = await offload(
+        _plan,
+        bulk=True,
+        content=content,
+        fmt=fmt,
+        kind=kind,
+        dry_run=dry_run,
+        existing=existing,
+        progress=progress,
+    )
+    if dry_run or (report.errors and not skip_invalid):
+        return report
+    if changes:
+        await _write(session, kind, changes, by=by)
+    report.written = True
+    return report
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Planned:
+    key: str
+    #: The stored row's attributes (None: a new row).
+    current: dict[str, Any] | None
+    #: What to write: every field for a new row, the fields given for an update.
+    values: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+def _plan(
+    *,
+    content: str,
+    fmt: Format,
+    kind: Kind,
+    dry_run: bool,
+    existing: list[dict[str, Any]],
+    progress: Progress | None,
+) -> tuple[ImportReport, list[_Planned]]:
+    """Parse, validate, classify (created / updated / unchanged) against the stored rows, and
+    make each change's before and after (pure CPU work: run in a worker thread)."""
+    _, rows = parse_content(content, fmt)
     report = ImportReport(kind=kind, dry_run=dry_run, rows=len(rows))
     valid = list(_validate(kind, fmt, rows, report.errors, progress))
-
     table = Provider if kind == "providers" else Contact
-    existing_rows = (await session.execute(select(table))).scalars().all()
-    existing = {_key(kind, r): r for r in existing_rows}
+    stored = {_key(kind, SimpleNamespace(**r)): r for r in existing}
 
     # Repeated keys in the file: the first one counts, the others are errors.
     seen: dict[str, int] = {}
@@ -349,55 +398,98 @@ async def import_directory(
         planned.append((row, item, present, key))
 
     if kind == "providers":
-        planned = _check_domain_clashes(planned, existing, report.errors)
+        planned = _check_domain_clashes(
+            planned, {k: SimpleNamespace(**r) for k, r in stored.items()}, report.errors
+        )
 
+    state = provider_state if kind == "providers" else contact_state
     bad_rows = {e.row for e in report.errors}
-    changes: list[tuple[str, Any, dict[str, Any]]] = []
+    changes: list[_Planned] = []
     for row, item, present, key in planned:
         if row.number in bad_rows:
             continue
         values = item.model_dump(include=present | _required(kind))
-        current = existing.get(key)
+        current = stored.get(key)
         if current is None:
             report.created.append(key)
-            changes.append((key, None, item.model_dump()))
-        elif any(getattr(current, k) != v for k, v in values.items()):
+            full = item.model_dump()
+            changes.append(
+                _Planned(
+                    key=key,
+                    current=None,
+                    values=full,
+                    before=None,
+                    after=state(table.model_validate(full)),
+                )
+            )
+        elif any(current.get(k) != v for k, v in values.items()):
             report.updated.append(key)
-            changes.append((key, current, values))
+            changes.append(
+                _Planned(
+                    key=key,
+                    current=current,
+                    values=values,
+                    before=state(table(**current)),
+                    after=state(table(**{**current, **values})),
+                )
+            )
         else:
             report.unchanged.append(key)
     report.errors.sort(key=lambda e: (e.row, e.field))
+    return report, changes
 
-    if dry_run or (report.errors and not skip_invalid):
-        return report
-    state = provider_state if kind == "providers" else contact_state
+
+async def _write(session: AsyncSession, kind: Kind, changes: list[_Planned], *, by: Author) -> None:
+    """The planned rows written in chunks, then their change events (directory.bulk)."""
+    from sqlalchemy import insert, update
+
+    from preservation.directory.bulk import Change, record_changes, write_chunks
+    from providers.models import legacy_columns
+
+    creates = [c for c in changes if c.current is None]
+    updates = [c for c in changes if c.current is not None]
+    if kind == "providers":
+        await write_chunks(session, insert(Provider), [legacy_columns(c.values) for c in creates])
+        await write_chunks(
+            session,
+            update(Provider),
+            [
+                legacy_columns({**c.values, "slug": c.current["slug"]})  # type: ignore[index]
+                if "source" in c.values
+                else {**c.values, "slug": c.current["slug"]}  # type: ignore[index]
+                for c in updates
+            ],
+        )
+        keys = [c.key for c in creates]
+    else:
+        ids = await write_chunks(
+            session,
+            insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+            [c.values for c in creates],
+            returning=True,
+        )
+        await write_chunks(
+            session,
+            update(Contact),
+            [{**c.values, "id": c.current["id"]} for c in updates],  # type: ignore[index]
+        )
+        keys = [str(row[0]) for row in ids]
+    await bump_version(session)
     entity = "provider" if kind == "providers" else "contact"
-    logged: list[tuple[Any, dict[str, Any] | None]] = []
-    for _, current, values in changes:
-        if current is None:
-            row = table.model_validate(values)
-            session.add(row)
-            logged.append((row, None))
+    new_keys = iter(keys)
+    logged = []
+    # In the file's order, as one change at a time would have chained them.
+    for c in changes:
+        if c.current is None:
+            key = next(new_keys)
+            after = {**c.after, "id": int(key)} if kind == "contacts" else c.after
+            logged.append(Change(entity=entity, key=key, action="create", before=None, after=after))
         else:
-            before = state(current)
-            for k, v in values.items():
-                setattr(current, k, v)
-            logged.append((current, before))
-    if changes:
-        await session.flush()
-        await bump_version(session)
-        for row, before in logged:
-            await record_change(
-                session,
-                by=by,
-                entity=entity,
-                key=_key(kind, row) if kind == "providers" else str(row.id),
-                action="create" if before is None else "update",
-                before=before,
-                after=state(row),
+            key = c.key if kind == "providers" else str(c.current["id"])
+            logged.append(
+                Change(entity=entity, key=key, action="update", before=c.before, after=c.after)
             )
-    report.written = True
-    return report
+    await record_changes(session, logged, by=by)
 
 
 def _required(kind: Kind) -> set[str]:

@@ -126,7 +126,7 @@ def _rows_to_snapshot(
 _PARTITION = 500
 
 
-async def _rows(session: AsyncSession, model: Any, order: str) -> list[dict[str, Any]]:
+async def attribute_rows(session: AsyncSession, model: Any, order: str) -> list[dict[str, Any]]:
     """Every row of `model` as {attribute: value}, read in slices (plain rows: the objects are
     made in the worker thread)."""
     columns = [attr.columns[0].label(attr.key) for attr in sa_inspect(model).column_attrs]
@@ -143,9 +143,9 @@ async def load_snapshot(session: AsyncSession) -> Snapshot:
     from preservation.runtime.offload import offload
 
     version = await current_version(session)
-    providers = await _rows(session, Provider, "slug")
-    contacts = await _rows(session, Contact, "id")
-    return await offload(_rows_to_snapshot, version, providers, contacts)
+    providers = await attribute_rows(session, Provider, "slug")
+    contacts = await attribute_rows(session, Contact, "id")
+    return await offload(_rows_to_snapshot, version, providers, contacts, bulk=True)
 
 
 class DirectoryCache:

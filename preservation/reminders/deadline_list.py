@@ -15,7 +15,7 @@ from sqlalchemy import literal, select, tuple_
 
 from preservation.errors import InvalidInput
 from preservation.reminders.text import iso, zone
-from preservation.requests.reminder_plan import ALERT_LAPSED, LAPSABLE, is_plan_kind
+from preservation.requests.reminder_plan import ALERT_LAPSED, WITH_DEADLINES, is_plan_kind
 from preservation.storage.models import PreservationRequest, Reminder, Unit
 from preservation.storage.partial import OPEN_REMINDER_STATUSES, status_in
 
@@ -124,7 +124,7 @@ async def upcoming_page(
         .where(
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at <= now + within,
-            R.status.in_(LAPSABLE),
+            status_in(R.status, WITH_DEADLINES),
             Reminder.kind != ALERT_LAPSED,
         )
         .order_by(Reminder.due_at, Reminder.id)

@@ -186,7 +186,7 @@ async def events(
             Reminder.unit_id == unit_id,
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at >= since,
-            R.status.in_(LAPSABLE),
+            status_in(R.status, LAPSABLE),
             kinds,
             ~Reminder.kind.startswith("expiry_minus_"),
         )
@@ -249,7 +249,7 @@ async def _count_left(
             Reminder.unit_id == unit_id,
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at >= since,
-            R.status.in_(LAPSABLE),
+            status_in(R.status, LAPSABLE),
             ~Reminder.kind.startswith("expiry_minus_"),
             Reminder.kind != ALERT_LAPSED,
         )

@@ -1,0 +1,663 @@
+"""Benchmark: reads as history grows, and a node that never freezes (issue 15).
+
+For each engine (SQLite; PostgreSQL with --postgres) and each size (default 1,000, 10,000 and
+100,000 requests, 70 % of them in the unit "main"): a fresh database is migrated and filled with
+bulk Core inserts (bench/history_data.py: a steady 40 requests a day, so a longer history, not
+a larger open set), the real service is started (`python -m preservation.cli serve`, scheduler,
+dispatcher and all, in a subprocess on 127.0.0.1), and, in the same run, a bare aiohttp server
+answering a small JSON object. Then, over HTTP on keep-alive connections:
+
+- latency (sequential, one connection): p50 and p99 of the dashboard page, the request list
+  (first page, and a page deep in the history), one request, its events, the deadline list, the
+  calendar feed (built, served from the node's cache, and 304 to a client whose copy is
+  current), and the bare handler;
+- throughput: 8 clients, requests per second, of the same reads;
+- a stall probe: /healthz polled every 20 ms while one thing happens: a feed built, a PDF letter,
+  an import of 10,000 providers over the API, a directory change (a provider changed, then a
+  look-up, which waits for the new snapshot); the slowest poll and how many took over 100 ms;
+- reminder lag: 60 reminders made due 6-20 s ahead (written by another connection, as another
+  node would), delivered to an SMTP sink on loopback; lag = delivered_at - due_at;
+- the node's resident memory after all that (VmRSS, and its peak VmHWM).
+
+Every answer is checked (status, and a field of the body), so a failing server cannot look fast.
+
+    .venv/bin/python bench/bench_history.py                       # SQLite, 1k 10k 100k
+    .venv/bin/python bench/bench_history.py --sizes 1000 --requests 100
+    .venv/bin/python bench/bench_history.py --engines postgres --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+The PostgreSQL URL names a server database used only to create and drop a scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import history_data  # noqa: E402
+
+BARE_SERVER = """
+import sys
+from aiohttp import web
+
+async def handler(request):
+    return web.json_response({"items": [{"id": 1, "reference": "PR-2026-000001"}], "next": None})
+
+app = web.Application()
+app.router.add_get("/bare", handler)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+SINK = """
+import sys, time
+from aiosmtpd.controller import Controller
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+
+Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1])).start()
+while True:
+    time.sleep(3600)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode()[-3000:] if proc.stderr else ""
+            raise RuntimeError(f"{what} exited: {err}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start within 120 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def rss(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return out
+
+
+def provider_file(n: int) -> str:
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "slug": f"bench-{i:05d}",
+                "name": f"Bench Provider {i:05d}",
+                "aliases": [f"bp{i:05d}"],
+                "domains": [f"bench{i:05d}.example", f"bench{i:05d}-mail.example"],
+                "country": "US",
+                "le_email": f"legal@bench{i:05d}.example",
+                "accepts_foreign_direct": True,
+                "verified_on": "2026-11-01",
+            }
+        )
+    return json.dumps(rows)
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+async def prepare(url: str, size: int) -> dict[str, Any]:
+    """Migrate, fill, and make what the client needs: tokens, a feed, sample ids."""
+    from sqlalchemy import func, select, update
+
+    from preservation.access import feeds
+    from preservation.access.auth import Principal, create_token
+    from preservation.storage.db import Database, upgrade
+    from preservation.storage.models import PreservationRequest, Unit, User
+
+    await upgrade(url)
+    started = time.perf_counter()
+    await history_data.build(url, size)
+    built = time.perf_counter() - started
+    db = Database(url)
+    R = PreservationRequest
+    try:
+        now = datetime.now(UTC)
+        async with db.write() as s:
+            officer = await create_token(s, unit="main", role="officer", user="officer", now=now)
+            keeper = await create_token(
+                s, unit="main", role="directory", user="directory-keeper", now=now
+            )
+        async with db.write() as s:
+            unit_id = (await s.execute(select(Unit.id).where(Unit.name == "main"))).scalar_one()
+            await s.execute(
+                update(Unit).where(Unit.id == unit_id).values(alert_emails=["duty@main.example"])
+            )
+            user = (
+                await s.execute(select(User).where(User.unit_id == unit_id, User.name == "officer"))
+            ).scalar_one()
+            principal = Principal(
+                user_id=user.id,
+                user_name=user.name,
+                unit_id=unit_id,
+                unit_name="main",
+                role="officer",
+            )
+            feed = await feeds.create_feed(s, principal=principal, now=now)
+        async with db.read() as s:
+            in_unit = (
+                await s.execute(select(func.count()).select_from(R).where(R.unit_id == unit_id))
+            ).scalar_one()
+            one = (
+                await s.execute(
+                    select(func.max(R.id)).where(R.unit_id == unit_id, R.status == "preserved")
+                )
+            ).scalar_one()
+            ids = (
+                await s.execute(select(R.id).where(R.unit_id == unit_id).order_by(R.id))
+            ).scalars()
+            ids = list(ids)
+            open_count = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(R)
+                    .where(
+                        R.unit_id == unit_id,
+                        R.status.in_(("sent", "preserved", "extension_requested", "mla_sent")),
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await db.dispose()
+    from preservation.domain import paging
+
+    middle = ids[len(ids) // 2]
+    deep = paging.encode("requests", paging.fingerprint(unit_id, None, None, None), (middle,))
+    return {
+        "officer": officer,
+        "keeper": keeper,
+        "feed": feeds.feed_path(feed),
+        "unit_id": unit_id,
+        "one": one,
+        "deep_cursor": deep,
+        "in_unit": in_unit,
+        "open_in_unit": open_count,
+        "build_seconds": built,
+    }
+
+
+async def schedule_reminders(url: str, unit_id: int, count: int) -> tuple[list[int], datetime]:
+    """`count` reminder rows due 6-20 s from now, written by another connection."""
+    from sqlalchemy import insert
+
+    from preservation.storage.db import Database
+    from preservation.storage.models import Reminder
+
+    db = Database(url)
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(count):
+        due = now + timedelta(seconds=6 + 14 * i / count)
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "kind": "alert_bench",
+                "key": f"bench-lag:{uuid.uuid4().hex}",
+                "due_at": due,
+                "next_attempt_at": due,
+                "status": "pending",
+                "attempts": 0,
+                "late": False,
+                "payload": {"subject": "bench", "text": "a reminder"},
+                "last_error": "",
+                "created_at": now,
+            }
+        )
+    try:
+        async with db.write() as s:
+            result = await s.execute(insert(Reminder).returning(Reminder.id), rows)
+            ids = [r[0] for r in result.all()]
+    finally:
+        await db.dispose()
+    return ids, now
+
+
+async def reminder_lag(url: str, ids: list[int]) -> dict[str, float]:
+    from sqlalchemy import select
+
+    from preservation.storage.db import Database
+    from preservation.storage.models import Reminder
+
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            rows = (
+                await s.execute(
+                    select(Reminder.status, Reminder.due_at, Reminder.delivered_at).where(
+                        Reminder.id.in_(ids)
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    lags = [(d - due).total_seconds() for st, due, d in rows if st == "delivered" and d]
+    return {
+        "delivered": len(lags),
+        "of": len(ids),
+        "p50_s": statistics.median(lags) if lags else float("nan"),
+        "p99_s": pct(lags, 99) if lags else float("nan"),
+        "max_s": max(lags) if lags else float("nan"),
+    }
+
+
+async def pg_database(admin_url: str, name: str, *, drop: bool) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        if drop:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class Client:
+    def __init__(self, base: str, session: Any) -> None:
+        self.base = base
+        self.session = session
+
+    async def one(
+        self,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        expect: int = 200,
+        check: str | None = None,
+        method: str = "GET",
+        data: Any = None,
+    ) -> tuple[float, bytes, Any]:
+        started = time.perf_counter()
+        async with self.session.request(
+            method, self.base + path, headers=headers or {}, data=data
+        ) as resp:
+            body = await resp.read()
+            took = time.perf_counter() - started
+            if resp.status != expect or (check is not None and check.encode() not in body):
+                raise RuntimeError(f"{method} {path}: {resp.status} {body[:300]!r}")
+            return took, body, resp.headers
+
+    async def latency(self, path: str, n: int, warmup: int, **kw: Any) -> dict[str, float]:
+        for _ in range(warmup):
+            await self.one(path, **kw)
+        times = [(await self.one(path, **kw))[0] for _ in range(n)]
+        return {
+            "p50_ms": statistics.median(times) * 1000,
+            "p99_ms": pct(times, 99) * 1000,
+            "n": n,
+        }
+
+    async def throughput(self, path: str, total: int, clients: int, **kw: Any) -> float:
+        per = total // clients
+
+        async def worker() -> None:
+            for _ in range(per):
+                await self.one(path, **kw)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return per * clients / (time.perf_counter() - started)
+
+
+async def stall_probe(client: Client, action: Any) -> dict[str, float]:
+    """Poll /healthz every 20 ms while `action` runs; the slowest poll and the slow ones."""
+    import aiohttp
+
+    polls: list[float] = []
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        async with aiohttp.ClientSession() as own:
+            prober = Client(client.base, own)
+            await prober.one("/healthz", check='"ok"')
+            while not done.is_set():
+                took, _, _ = await prober.one("/healthz", check='"ok"')
+                polls.append(took)
+                await asyncio.sleep(max(0.0, 0.02 - took))
+
+    task = asyncio.create_task(poll())
+    await asyncio.sleep(0.2)
+    started = time.perf_counter()
+    await action()
+    took = time.perf_counter() - started
+    await asyncio.sleep(0.3)
+    done.set()
+    await task
+    return {
+        "action_s": took,
+        "polls": len(polls),
+        "max_ms": max(polls) * 1000,
+        "p99_ms": pct(polls, 99) * 1000,
+        "over_100ms": sum(1 for p in polls if p > 0.1),
+    }
+
+
+async def sign_in(client: Client, token: str) -> None:
+    _, body, _ = await client.one("/signin")
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', body)
+    assert csrf is not None, "no csrf field on /signin"
+    await client.one(
+        "/signin",
+        method="POST",
+        data={"csrf": csrf.group(1).decode(), "token": token, "next": "/"},
+        expect=200,
+    )
+
+
+async def run_client(
+    base: str, bare: str, info: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    import aiohttp
+
+    out: dict[str, Any] = {}
+    officer = {"Authorization": f"Bearer {info['officer']}"}
+    keeper = {"Authorization": f"Bearer {info['keeper']}"}
+    n, warm = args.requests, max(5, args.requests // 10)
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    # unsafe: keep the session cookie of a server addressed by IP (127.0.0.1).
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as session:
+        c = Client(base, session)
+        b = Client(bare, session)
+        await sign_in(c, info["officer"])
+        rid = info["one"]
+        reads = {
+            "bare aiohttp handler": (b, "/bare", {}, '"items"'),
+            "dashboard page": (c, "/", {}, "Dashboard"),
+            "request list, first page": (c, "/api/v1/requests?limit=100", officer, '"items"'),
+            "request list, deep page": (
+                c,
+                f"/api/v1/requests?limit=100&cursor={info['deep_cursor']}",
+                officer,
+                '"items"',
+            ),
+            "one request": (c, f"/api/v1/requests/{rid}", officer, '"reference"'),
+            "its events": (c, f"/api/v1/requests/{rid}/events", officer, '"items"'),
+            "deadline list (30 days)": (c, "/api/v1/deadlines?within=P30D", officer, '"items"'),
+            "feed, served from cache": (c, info["feed"], {}, "BEGIN:VCALENDAR"),
+        }
+        # The feed: built (each `within` is a feed of its own), then from cache, then 304.
+        builds = []
+        for k in range(5):
+            took, body, headers = await c.one(
+                f"{info['feed']}?within=P{3000 + k}D", check="BEGIN:VCALENDAR"
+            )
+            builds.append(took)
+        out["feed_build"] = {
+            "p50_ms": statistics.median(builds) * 1000,
+            "max_ms": max(builds) * 1000,
+            "bytes": len(body),
+            "events": body.count(b"BEGIN:VEVENT"),
+        }
+        _, _, headers = await c.one(info["feed"], check="BEGIN:VCALENDAR")
+        etag = headers["ETag"]
+        out["feed_gzip_bytes"] = len(
+            (await c.one(info["feed"], headers={"Accept-Encoding": "gzip"}))[1]
+        )
+        latency = {}
+        for name, (cl, path, hdrs, check) in reads.items():
+            latency[name] = await cl.latency(path, n, warm, headers=hdrs, check=check)
+        latency["feed, 304 (If-None-Match)"] = await c.latency(
+            info["feed"], n, warm, headers={"If-None-Match": etag}, expect=304
+        )
+        out["latency"] = latency
+        rps = {}
+        for name, (cl, path, hdrs, check) in reads.items():
+            rps[name] = await cl.throughput(
+                path, args.throughput, args.clients, headers=hdrs, check=check
+            )
+        rps["feed, 304 (If-None-Match)"] = await c.throughput(
+            info["feed"], args.throughput, args.clients, headers={"If-None-Match": etag}, expect=304
+        )
+        out["throughput"] = rps
+
+        # Stall probe.
+        stalls = {}
+        feed_n = [0]
+
+        async def feed_built() -> None:
+            feed_n[0] += 1
+            await c.one(f"{info['feed']}?within=P{4000 + feed_n[0]}D", check="BEGIN:VCALENDAR")
+
+        async def pdf() -> None:
+            await c.one(f"/api/v1/requests/{rid}/letter?format=pdf", headers=officer, check="%PDF")
+
+        content = provider_file(args.providers)
+        slug = ["bench-00000"]
+
+        async def directory_import() -> None:
+            body = json.dumps({"format": "json", "content": content})
+            await c.one(
+                "/api/v1/directory/import?kind=providers",
+                method="POST",
+                data=body,
+                headers={**keeper, "Content-Type": "application/json"},
+                check='"written":true',
+            )
+
+        async def directory_change() -> None:
+            await c.one(
+                f"/api/v1/providers/{slug[0]}",
+                method="PUT",
+                data=json.dumps({"le_email": f"legal-{uuid.uuid4().hex[:6]}@bench00000.example"}),
+                headers={**keeper, "Content-Type": "application/json"},
+                check='"slug"',
+            )
+            await c.one(
+                "/api/v1/lookup?identifier=someone@bench00000.example",
+                headers=officer,
+                check="bench-00000",
+            )
+
+        stalls["feed built"] = await stall_probe(c, feed_built)
+        stalls["PDF letter"] = await stall_probe(c, pdf)
+        stalls[f"import of {args.providers} providers"] = await stall_probe(c, directory_import)
+        stalls["directory change (PUT, then a look-up)"] = await stall_probe(c, directory_change)
+        out["stalls"] = stalls
+    return out
+
+
+def bench_engine(url: str, size: int, args: argparse.Namespace, bare_port: int) -> dict[str, Any]:
+    smtp_port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(smtp_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_port(sink, smtp_port, "SMTP sink")
+    try:
+        info = asyncio.run(prepare(url, size))
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVATION_")}
+        env.update(
+            PRESERVATION_DATABASE_URL=url,
+            PRESERVATION_LOAD_DEMO="true",
+            PRESERVATION_LOG_LEVEL="WARNING",
+            PRESERVATION_NODE_NAME="bench",
+            PRESERVATION_AUTH_FAILURES_PER_MINUTE="100000",
+            PRESERVATION_MAX_BODY_BYTES=str(64 * 1024 * 1024),
+            PRESERVATION_SMTP_HOST="127.0.0.1",
+            PRESERVATION_SMTP_PORT=str(smtp_port),
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "preservation.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=str(ROOT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_port(proc, port, "service")
+        try:
+            # Reminders due while the reads run.
+            ids, _ = asyncio.run(schedule_reminders(url, info["unit_id"], args.reminders))
+            scheduled = time.monotonic()
+            result = asyncio.run(
+                run_client(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}", info, args)
+            )
+            # The last reminder is due 20 s after they were written.
+            time.sleep(max(0.0, scheduled + 25 - time.monotonic()))
+            result["reminder_lag"] = asyncio.run(reminder_lag(url, ids))
+            result["rss_mb"] = rss(proc.pid)
+        finally:
+            stop(proc)
+        result["data"] = {k: info[k] for k in ("in_unit", "open_in_unit", "build_seconds")}
+        return result
+    finally:
+        stop(sink)
+
+
+def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.Namespace) -> None:
+    print(
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()};"
+        f" {args.requests} sequential requests per read, {args.throughput} with"
+        f" {args.clients} clients; load average {os.getloadavg()[0]:.1f}"
+    )
+    for engine, by_size in results.items():
+        sizes = sorted(by_size)
+        print(f"\n### {engine}\n")
+        print("| read | " + " | ".join(f"{s:,}: p50 / p99 ms, req/s" for s in sizes) + " |")
+        print("|---|" + "---:|" * len(sizes))
+        names = list(by_size[sizes[0]]["latency"])
+        for name in names:
+            cells = []
+            for s in sizes:
+                lat = by_size[s]["latency"][name]
+                cells.append(
+                    f"{lat['p50_ms']:.1f} / {lat['p99_ms']:.1f}, {by_size[s]['throughput'][name]:.0f}"
+                )
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        print()
+        print(
+            "| size | requests in main (open) | feed built: ms (events, MB, gzip MB) | reminder lag p50 / p99 / max s | RSS after (peak) MB |"
+        )
+        print("|---|---|---|---|---|")
+        for s in sizes:
+            r = by_size[s]
+            fb = r["feed_build"]
+            lag = r["reminder_lag"]
+            print(
+                f"| {s:,} | {r['data']['in_unit']:,} ({r['data']['open_in_unit']:,}) |"
+                f" {fb['p50_ms']:.0f} (max {fb['max_ms']:.0f}; {fb['events']:,} events,"
+                f" {fb['bytes'] / 1e6:.1f} MB, {r['feed_gzip_bytes'] / 1e6:.2f} MB) |"
+                f" {lag['p50_s']:.3f} / {lag['p99_s']:.3f} / {lag['max_s']:.3f}"
+                f" ({lag['delivered']}/{lag['of']}) |"
+                f" {r['rss_mb'].get('VmRSS', 0):.0f} ({r['rss_mb'].get('VmHWM', 0):.0f}) |"
+            )
+        print()
+        print("| size | stall case | took s | /healthz polls | slowest ms | p99 ms | over 100 ms |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for s in sizes:
+            for case, st in by_size[s]["stalls"].items():
+                print(
+                    f"| {s:,} | {case} | {st['action_s']:.2f} | {st['polls']} |"
+                    f" {st['max_ms']:.0f} | {st['p99_ms']:.0f} | {st['over_100ms']} |"
+                )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--engines", nargs="+", default=["sqlite"], choices=["sqlite", "postgres"])
+    parser.add_argument("--postgres", help="PostgreSQL URL (postgresql+asyncpg://...)")
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests per read")
+    parser.add_argument("--throughput", type=int, default=400, help="requests per read under load")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--providers", type=int, default=10_000, help="rows of the import")
+    parser.add_argument("--reminders", type=int, default=60)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if "postgres" in args.engines and not args.postgres:
+        parser.error("--engines postgres needs --postgres URL")
+    for size in args.sizes:
+        if not 100 <= size <= 1_000_000:
+            parser.error("each size must be between 100 and 1,000,000")
+    if not (1 <= args.requests <= 100_000 and 1 <= args.clients <= 64):
+        parser.error("bad --requests or --clients")
+
+    bare_port = free_port()
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER, str(bare_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_port(bare, bare_port, "bare server")
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    try:
+        for engine in args.engines:
+            results[engine] = {}
+            for size in args.sizes:
+                print(f"{engine}, {size:,} requests ...", file=sys.stderr, flush=True)
+                if engine == "sqlite":
+                    with tempfile.TemporaryDirectory() as tmp:
+                        url = f"sqlite+aiosqlite:///{Path(tmp) / 'history.db'}"
+                        results[engine][size] = bench_engine(url, size, args, bare_port)
+                else:
+                    name = f"pd_history_{uuid.uuid4().hex[:10]}"
+                    url = asyncio.run(pg_database(args.postgres, name, drop=False))
+                    try:
+                        results[engine][size] = bench_engine(url, size, args, bare_port)
+                    finally:
+                        asyncio.run(pg_database(args.postgres, name, drop=True))
+                if args.json:
+                    Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    finally:
+        stop(bare)
+    print_tables(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
