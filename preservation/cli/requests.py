@@ -40,6 +40,10 @@ def emit(result: Any, *, as_json: bool, text: Any) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     req = sub.add_parser("request", help="preservation requests")
     rsub = req.add_subparsers(dest="request_command", required=True, parser_class=sub._parser_class)
+    # `request import`: requests sent elsewhere, recorded (cli/record_import.py).
+    from preservation.cli import record_import
+
+    record_import.register(rsub)
 
     new = rsub.add_parser("new", help="create a request from a JSON file (the API's body)")
     new.add_argument("--file", required=True, help="JSON file; '-' reads standard input")

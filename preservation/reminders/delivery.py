@@ -32,6 +32,7 @@ from preservation.dispatch.webhook import post_json
 from preservation.domain import deadlines as dl
 from preservation.domain.regimes import get_regime
 from preservation.reminders import mail, text
+from preservation.requests import messages
 from preservation.requests.reminder_plan import (
     ALERT_LAPSED,
     DIGEST,
@@ -125,6 +126,8 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
 async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Context) -> dict:
     facts: dict[int, text.RequestFacts] = {}
     regimes = regimes_of(ctx)
+    # Which recipient is silent (the "no acknowledgement" reminder names it).
+    replies = await messages.replies_by_recipient(session, [r for r in requests if r is not None])
     for rid, req in requests.items():
         extensions_left = 0
         try:
@@ -157,8 +160,14 @@ async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Co
             sent_at=req.sent_at,
             mla_sent_at=req.mla_sent_at,
             extensions_left=extensions_left,
+            silent=tuple(_recipient_line(x) for x in replies.get(rid, []) if not x.answered),
+            answered=tuple(_recipient_line(x) for x in replies.get(rid, []) if x.answered),
         )
     return facts
+
+
+def _recipient_line(x: messages.RecipientReplies) -> str:
+    return f"{x.label} ({x.role}, {x.channel})"
 
 
 async def _digest_lines(

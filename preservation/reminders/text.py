@@ -62,6 +62,10 @@ class RequestFacts:
     sent_at: datetime | None = None
     mla_sent_at: datetime | None = None
     extensions_left: int = 0
+    #: Recipients no reply has come from ("Name <address> (provider, email)"), and those that
+    #: answered (requests/messages.py: replies_by_recipient).
+    silent: tuple[str, ...] = ()
+    answered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,11 +167,23 @@ def compose_request_reminder(
         ]
     elif kind == dl.ACK_MISSING:
         subject = f"[{r.reference}] no acknowledgement since sending"
+        if r.silent:
+            subject += f": no reply from {r.silent[0].split(' <')[0]}"
         lines += [
             f"The request was sent {when(r.sent_at, tz)} and no acknowledgement is recorded.",
-            "What to do: check with the provider or the requested country's 24/7 point of contact"
-            f" and record the acknowledgement (POST /api/v1/requests/{r.id}/acknowledge).",
         ]
+        if r.silent:
+            lines.append("No reply has come from: " + "; ".join(r.silent) + ".")
+        if r.answered:
+            lines.append(
+                "A reply came from: " + "; ".join(r.answered) + ". Read it on the request's"
+                " record: what it proposes (the provider's reference, the preservation date) is"
+                " recorded with one click, as the acknowledgement."
+            )
+        lines.append(
+            "What to do: check with the provider or the requested country's 24/7 point of contact"
+            f" and record the acknowledgement (POST /api/v1/requests/{r.id}/acknowledge)."
+        )
         if r.expires_at is not None:
             lines.append(f"Counted from sending, the preservation expires on {expires}.")
     elif kind == dl.MLA_FOLLOWUP:

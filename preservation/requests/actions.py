@@ -120,6 +120,14 @@ def parse_instant(
     return at
 
 
+def earliest_event(req: PreservationRequest) -> datetime | None:
+    """The earliest instant an event of `req` may be recorded at: its creation, or, for a
+    request sent elsewhere and recorded after the fact (requests/record.py), its sending."""
+    if getattr(req, "record_only", False) and req.sent_at is not None:
+        return req.sent_at
+    return req.created_at
+
+
 def _custodian_country(req: PreservationRequest) -> str | None:
     """The requested State, where the custodian keeps the data (its dates are read there)."""
     return req.country or (req.route or {}).get("country")
@@ -207,7 +215,7 @@ async def acknowledge(
         tz=data.tz,
         dst=data.dst,
         now=now,
-        not_before=req.created_at,
+        not_before=earliest_event(req),
         country=_custodian_country(req),
         notes=notes,
     )
@@ -274,7 +282,7 @@ async def extend(
         tz=data.tz,
         dst=data.dst,
         now=now,
-        not_before=req.created_at,
+        not_before=earliest_event(req),
         country=_custodian_country(req),
         notes=notes,
     )
@@ -321,7 +329,7 @@ async def mla(
         tz=data.tz,
         dst=data.dst,
         now=now,
-        not_before=req.created_at,
+        not_before=earliest_event(req),
         country=_custodian_country(req),
         notes=notes,
     )

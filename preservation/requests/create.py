@@ -224,6 +224,14 @@ async def create_in_session(
     `prepared` is prepare_create's result when the caller checked the input beforehand."""
     if prepared is None or prepared.data is not data:
         prepared = prepare_create(ctx=ctx, data=data)
+    if data.record_only or data.sent_at or data.preserved_at or data.provider_reference:
+        # Sent elsewhere, recorded after the fact: requests/record.py (a draft made here, then
+        # recorded as sent).
+        from preservation.requests.record import record_in_session
+
+        return await record_in_session(
+            session, ctx=ctx, principal=principal, data=data, prepared=prepared
+        )
     now = prepared.now
     parsed = prepared.identifiers
 

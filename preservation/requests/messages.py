@@ -460,3 +460,84 @@ async def list_messages(
         )
     ).scalars()
     return MessageList(items=[to_public(r) for r in rows])
+
+
+# --- who has answered ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipientReplies:
+    """A recipient of a request and whether it has answered (for the reminders)."""
+
+    label: str
+    role: str
+    channel: str
+    sent_at: datetime | None
+    answered: bool
+
+
+def _organisation(domain: str) -> str:
+    """The registered part of a domain, roughly: its last two labels, or three under a short
+    second-level label (police.co.uk). Enough to tell a provider's reply servers as its own."""
+    labels = [x for x in domain.lower().strip(".").split(".") if x]
+    keep = 3 if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
+
+
+def _domain_of_recipient(row: OutboxMessage) -> str:
+    to = row.to.strip()
+    if "@" in to:
+        return to.rpartition("@")[2].strip(">").strip()
+    from urllib.parse import urlsplit
+
+    return urlsplit(to if "://" in to else f"https://{to}").hostname or ""
+
+
+async def replies_by_recipient(
+    session: AsyncSession, request_ids: Sequence[int]
+) -> dict[int, list[RecipientReplies]]:
+    """Each request's recipients (the letters delivered or handed to a portal) and whether a
+    reply came from each: one that answers its Message-ID, or one from its organisation's
+    domain (a provider's confirmation comes from its own mail system, not always as a reply)."""
+    if not request_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.request_id.in_(request_ids),
+                OutboxMessage.status.in_(("sent", "handoff")),
+            )
+            .order_by(OutboxMessage.id)
+        )
+    ).scalars()
+    replies_in = (
+        await session.execute(
+            select(MailMessage.request_id, MailMessage.outbox_id, MailMessage.from_addr).where(
+                MailMessage.request_id.in_(request_ids),
+                MailMessage.direction == "in",
+                MailMessage.state == "attached",
+            )
+        )
+    ).all()
+    answered_rows = {outbox_id for _, outbox_id, _ in replies_in if outbox_id is not None}
+    sender_orgs: dict[int, set[str]] = {}
+    for request_id, _, sender in replies_in:
+        sender_orgs.setdefault(request_id, set()).add(_organisation(sender.rpartition("@")[2]))
+    out: dict[int, list[RecipientReplies]] = {}
+    for row in rows:
+        domain = _domain_of_recipient(row)
+        answered = row.id in answered_rows or (
+            bool(domain) and _organisation(domain) in sender_orgs.get(row.request_id, set())
+        )
+        label = f"{row.recipient_name} <{row.to}>" if row.recipient_name else row.to
+        out.setdefault(row.request_id, []).append(
+            RecipientReplies(
+                label=label,
+                role=row.role,
+                channel=row.channel,
+                sent_at=row.sent_at,
+                answered=answered,
+            )
+        )
+    return out

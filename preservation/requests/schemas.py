@@ -140,6 +140,17 @@ class RequestCreate(_RequestFields):
     lang: str = Field("en", min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=MAX_IDENTIFIERS)
     submit: bool = False
+    # A request sent outside the service, recorded after the fact (requests/record.py).
+    #: Nothing is dispatched; the deadlines run from sent_at (and preserved_at).
+    record_only: bool = False
+    #: When it was sent (record_only): ISO 8601 with an offset, a local time with "tz", or a date.
+    sent_at: str | None = Field(None, min_length=1, max_length=64)
+    #: When the provider preserved the data, if it confirmed (record_only).
+    preserved_at: str | None = Field(None, min_length=1, max_length=64)
+    provider_reference: SingleLine = Field("", max_length=200)
+    #: IANA zone of sent_at and preserved_at given as local times; "dst" resolves a DST change.
+    tz: str | None = Field(None, min_length=1, max_length=64)
+    dst: bool | None = None
 
 
 class RequestPatch(_RequestFields):
@@ -320,6 +331,8 @@ class RequestPublic(BaseModel):
     #: Actions the current state allows (POST /api/v1/requests/{id}/<action>).
     allowed_actions: list[str]
     version: int
+    #: Sent outside the service and recorded after the fact: nothing was dispatched.
+    record_only: bool = False
 
 
 class RequestSummary(BaseModel):

@@ -226,6 +226,7 @@ async def to_public(
         deadlines=[DeadlinePublic(kind=k, due_at=d) for k, d in deadlines],
         allowed_actions=offered_actions(req, regimes),  # instrument-aware when given
         version=req.version,
+        record_only=bool(getattr(req, "record_only", False)),
     )
 
 

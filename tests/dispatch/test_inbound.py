@@ -412,3 +412,50 @@ async def test_mail_receive_takes_in_each_providers_reply(
         _receive, "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", raw
     )
     assert down.returncode == inbound.EX_TEMPFAIL, down.stderr.decode()
+
+
+async def test_the_no_acknowledgement_reminder_names_the_silent_recipient(  # type: ignore[no-untyped-def]
+    db, settings, clock, smtp
+) -> None:
+    """The point of contact answered, the provider did not: the reminder says which."""
+    import email
+    import email.policy
+
+    from sqlalchemy import update
+
+    from preservation.reminders.delivery import deliver_due
+    from preservation.storage.models import Unit
+    from tests.dispatch_support import POC_COPY
+
+    made = await make_request(db, now=SENT, recipients=(PROVIDER_EMAIL, POC_COPY))
+    async with db.write() as s:
+        await s.execute(
+            update(Unit).where(Unit.id == made.unit_id).values(alert_emails=["duty@police.example"])
+        )
+    tuned = settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_timeout_seconds": 5}
+    )
+    dispatcher = Dispatcher(
+        db=db, settings=tuned, clock=FrozenClock(SENT), regimes=regimes_for(tuned)
+    )
+    assert await dispatcher.sweep() == 2
+    poc_row = await load(db, OutboxMessage, made.outbox_ids[1])
+    answer = reply(SAMPLES[5], to=UNIT_ADDRESS, in_reply_to=poc_row.message_id)
+    ctx = Context(settings=tuned, clock=clock, regimes=regimes_for(tuned))
+    assert (await inbound.receive_bytes(db, ctx=ctx, raw=answer)).state == "attached"
+
+    smtp.messages.clear()
+    assert await deliver_due(db, ctx=ctx) >= 1
+    reminders = [
+        email.message_from_bytes(raw, policy=email.policy.default) for raw, _, _ in smtp.messages
+    ]
+    (ack,) = [m for m in reminders if str(m["X-Preservation-Reminder"]) == "ack_missing"]
+    assert "no reply from Example Mail Inc." in str(ack["Subject"])
+    body = ack.get_content()
+    assert (
+        "No reply has come from: Example Mail Inc. <lawenforcement@provider.example>"
+        " (provider, email)." in body
+    )
+    assert (
+        "A reply came from: National 24/7 Point of Contact <247@poc.example> (copy, email)" in body
+    )

@@ -15,6 +15,7 @@ from preservation.web.pages import (
     dashboard,
     directory,
     enrol,
+    mail,
     oidc,
     people,
     profile,
@@ -26,7 +27,19 @@ from preservation.web.pages import (
 from preservation.web.pages.base import STATIC, page_middleware, setup_jinja
 
 #: Every page module, in the order its routes are registered.
-PAGES = (signin, oidc, enrol, dashboard, request_list, requests, directory, unit, people, profile)
+PAGES = (
+    signin,
+    oidc,
+    enrol,
+    dashboard,
+    request_list,
+    requests,
+    mail,
+    directory,
+    unit,
+    people,
+    profile,
+)
 
 
 def setup_pages(app: web.Application) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from preservation.documents.letter import available_languages
 from preservation.errors import Conflict, FieldError, InvalidInput, NotFound
-from preservation.requests import actions, change, idempotency, listing, view
+from preservation.requests import actions, change, idempotency, listing, messages, view
 from preservation.requests import create as creation
 from preservation.requests.schemas import RequestCreate, RequestPatch
 from preservation.requests.submit import submit_request
@@ -323,6 +323,9 @@ async def _record_page(
         recipients = await actions.recipients(
             session, ctx=ctx, principal=ws.principal, request_id=request_id
         )
+        correspondence = await messages.list_messages(
+            session, principal=ws.principal, request_id=request_id
+        )
     events = await listing.list_events(db, principal=ws.principal, request_id=request_id)
     done = DONE.get(request.query.get("done", ""), "")
     errors = action_errors or {}
@@ -334,6 +337,7 @@ async def _record_page(
         {
             "r": public,
             "recipients": recipients.items,
+            "messages": correspondence.items,
             "events": [
                 {**e.model_dump(), "detail_text": json.dumps(e.detail, ensure_ascii=False)}
                 for e in events.items
