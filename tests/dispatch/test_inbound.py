@@ -459,3 +459,19 @@ async def test_the_no_acknowledgement_reminder_names_the_silent_recipient(  # ty
     assert (
         "A reply came from: National 24/7 Point of Contact <247@poc.example> (copy, email)" in body
     )
+
+
+async def test_the_app_starts_the_lmtp_listener_when_the_port_is_set(settings, clock) -> None:  # type: ignore[no-untyped-def]
+    """`serve` wiring: the application's background jobs open the LMTP port, and close it."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from preservation.web.app import create_app
+
+    port = free_port()
+    tuned = settings.model_copy(update={"inbound_port": port, "inbound_host": "127.0.0.1"})
+    app = create_app(tuned, clock=clock, migrate=False, scheduler=False)
+    async with TestClient(TestServer(app)):
+        raw = reply(GOOGLE, to="nobody@elsewhere.example", message_id="<wired-1@google.com>")
+        assert (await lmtp(port, raw, ["nobody@elsewhere.example"]))[0].startswith("250")
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
