@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from preservation.cli.core import cmd_db_upgrade, cmd_serve
         from preservation.cli.database import check_database
 
-        # Every command here opens a database: name it, and create none but these two.
-        check_database(args, creates={cmd_serve, cmd_db_upgrade})
+        # Every command here opens a database: name it, and create none but these two. A command
+        # an MTA runs (`mail receive`) answers in its own exit codes and checks this itself.
+        if not getattr(args, "mta", False):
+            check_database(args, creates={cmd_serve, cmd_db_upgrade})
         outcome = args.func(args)
         if asyncio.iscoroutine(outcome):
             outcome = asyncio.run(outcome)

@@ -19,10 +19,11 @@ import sys
 from typing import Any
 
 from preservation import logs
+from preservation.cli.ops import sqlite_path
 from preservation.dispatch.inbound import EX_DATAERR, EX_TEMPFAIL, Outcome, receive_bytes
 from preservation.domain.clock import SystemClock
 from preservation.errors import SettingsError
-from preservation.requests import quarantine
+from preservation.requests import mailparse, quarantine
 from preservation.runtime.context import Context
 from preservation.settings import load_settings
 from preservation.storage.db import Database, upgrade_sync
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="an envelope recipient (Postfix pipe: ${original_recipient}); repeatable",
     )
     rec.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    rec.set_defaults(func=cmd_receive)
+    rec.set_defaults(func=cmd_receive, mta=True)
 
     lst = msub.add_parser(
         "quarantine", help="list the mail addressed to no unit (the operator's quarantine)"
@@ -60,7 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _read_stdin(limit: int) -> bytes:
     # One byte more than the limit tells "too large" from "exactly the limit".
-    return sys.stdin.buffer.read(limit + 1)
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        # Read the rest too (and drop it): an MTA whose pipe is closed early reports a write
+        # error instead of our exit code.
+        while sys.stdin.buffer.read(1 << 16):
+            pass
+    return raw
 
 
 def _print(outcome: Outcome, as_json: bool) -> None:
@@ -89,6 +96,21 @@ def cmd_receive(args: argparse.Namespace) -> int:
     # An MTA shows our stderr in its log or its bounce: one line from us, errors from the rest.
     logs.configure("ERROR")
     raw = _read_stdin(settings.inbound_max_bytes)
+    try:
+        # Not an e-mail, or too large: returned to the sender whatever the database's state.
+        mailparse.parse(raw, max_bytes=settings.inbound_max_bytes)
+    except mailparse.UnreadableMail as exc:
+        outcome = Outcome(code=EX_DATAERR, state="unreadable", detail=exc.detail)
+        _print(outcome, args.json)
+        return EX_DATAERR
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.expanduser().exists():
+        # Never create an empty database here (cli/database.py): the MTA keeps the message.
+        print(
+            f"preservation: no database at {path.expanduser().resolve()}: mail deferred",
+            file=sys.stderr,
+        )
+        return EX_TEMPFAIL
     ctx = Context(settings=settings, clock=SystemClock())
 
     async def run() -> Outcome:

@@ -381,7 +381,7 @@ def _receive(database_url: str, raw: bytes, *extra: str) -> subprocess.Completed
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 async def test_mail_receive_takes_in_each_providers_reply(
-    db, settings, clock, smtp, database_url
+    db, settings, clock, smtp, database_url, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     made, row = await sent_request(db, settings, smtp)
     real_now = datetime.now(UTC)
@@ -412,6 +412,10 @@ async def test_mail_receive_takes_in_each_providers_reply(
         _receive, "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", raw
     )
     assert down.returncode == inbound.EX_TEMPFAIL, down.stderr.decode()
+    # No database file where the settings point: 75, and none is created by the mail.
+    missing = tmp_path / "nowhere.db"
+    down = await asyncio.to_thread(_receive, f"sqlite+aiosqlite:///{missing}", raw)
+    assert down.returncode == inbound.EX_TEMPFAIL and not missing.exists()
 
 
 async def test_the_no_acknowledgement_reminder_names_the_silent_recipient(  # type: ignore[no-untyped-def]
