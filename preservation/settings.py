@@ -80,6 +80,7 @@ class Settings(BaseModel):
     reminder_offsets_days: tuple[int, ...] = (30, 14, 7, 3, 1)
     ack_timeout_hours: int = Field(48, ge=1)
     mla_followup_days: int = Field(30, ge=1)
+    emergency_followup_hours: tuple[int, ...] = (1, 4)
     digest_hour: int = Field(8, ge=0, le=23)
     staleness_days: int = Field(180, ge=1)
     claim_interval_seconds: float = Field(5.0, gt=0)
@@ -123,6 +124,13 @@ class Settings(BaseModel):
         if any(v <= 0 for v in value):
             raise ValueError("every offset must be a positive number of days")
         return tuple(sorted(set(value), reverse=True))
+
+    @field_validator("emergency_followup_hours")
+    @classmethod
+    def _emergency_hours(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError("give at least one follow-up, each a positive number of hours")
+        return tuple(sorted(set(value)))
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -40,6 +40,9 @@ class Laws:
     treaties: Mapping[str, Treaty]
     unit_country: str | None
     requested: str | None = None
+    #: "preservation", or "emergency": an emergency disclosure request goes to the provider's
+    #: emergency channel or the requested State's 24/7 point of contact (`_decide_emergency`).
+    kind: str = "preservation"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +57,8 @@ class Route:
     contacts: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     #: The main addressee's instrument (or, with nobody to send to, the one that would apply).
     instrument: Instrument | None = None
+    #: Numbers to call now, first first (an emergency): [{"role", "name", "phone", "hours"}].
+    call: tuple[dict[str, str], ...] = ()
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -138,6 +143,16 @@ def decide_route(
     the instrument its letter rests on (domain/instruments.py), and an instrument the officer
     asked for steers the route (an Art. 29 request goes to the point of contact even where the
     provider takes requests itself; an EPOC-PR goes to the provider alone)."""
+    if laws is not None and laws.kind == "emergency":
+        route = _decide_emergency(
+            provider=provider,
+            contacts=contacts,
+            country=country,
+            today=today,
+            staleness_days=staleness_days,
+            with_views=with_views,
+        )
+        return _with_instruments(route, provider=provider, laws=laws)
     route = _decide(
         provider=provider,
         contacts=contacts,
@@ -155,6 +170,15 @@ def _with_instruments(route: Route, *, provider: Provider | None, laws: Laws) ->
     facts = provider_facts(provider) if provider is not None else None
 
     def choose(role: str) -> Instrument:
+        if laws.kind == "emergency":
+            return inst.for_emergency(
+                unit_country=laws.unit_country,
+                provider=facts,
+                to_provider=role == "provider",
+                requested_country=route.country,
+                regimes=laws.regimes,
+                treaties=laws.treaties,
+            )
         if role == "provider" and facts is not None:
             return inst.for_provider(
                 unit_country=laws.unit_country,
@@ -304,4 +328,110 @@ def _decide(
         provider=provider_public_view,
         country=country,
         contacts=contact_views,
+    )
+
+
+def emergency_contact(provider: Provider | None) -> dict[str, str]:
+    """The provider's emergency channel as published ({"email", "portal_url", "phone"}, each
+    only when given), read defensively: the directory field may be absent, null, a dict or a
+    model (issue 23)."""
+    raw = getattr(provider, "emergency_contact", None) if provider is not None else None
+    out = {}
+    for name in ("email", "portal_url", "phone"):
+        value = raw.get(name) if isinstance(raw, Mapping) else getattr(raw, name, None)
+        if isinstance(value, str) and value.strip():
+            out[name] = value.strip()
+    return out
+
+
+def _decide_emergency(
+    *,
+    provider: Provider | None,
+    contacts: list[Contact],
+    country: str | None,
+    today: date,
+    staleness_days: int,
+    with_views: bool,
+) -> Route:
+    """Where an emergency disclosure request goes (pure): the provider's emergency channel
+    where the directory has one (its portal, else its e-mail; its emergency line to call now),
+    otherwise the requested State's 24/7 point of contact, its telephone first. A channel that
+    is only a telephone number is a call: a hand-off to the officer (channel "phone")."""
+    provider_view = (
+        provider_public(provider, today=today, max_age_days=staleness_days).model_dump(mode="json")
+        if provider is not None and with_views
+        else None
+    )
+    contact_views = tuple(
+        contact_public(c, today=today, max_age_days=staleness_days).model_dump(mode="json")
+        for c in (contacts if with_views else ())
+    )
+    channel_of = emergency_contact(provider)
+    if provider is not None and channel_of:
+        phone = channel_of.get("phone", "")
+        call = ({"role": "provider", "name": provider.name, "phone": phone, "hours": ""},)
+        if channel_of.get("portal_url"):
+            channel, to = "portal", channel_of["portal_url"]
+            how = f"its emergency portal ({to})"
+        elif channel_of.get("email"):
+            channel, to = "email", channel_of["email"]
+            how = f"its emergency address ({to})"
+        else:
+            channel, to = "phone", phone
+            how = f"its emergency line ({phone}): a call, confirmed in writing"
+        why = f"{provider.name} publishes an emergency channel: the request goes to {how}"
+        why += f"; call {phone} now." if phone and channel != "phone" else "."
+        return Route(
+            channel=channel,
+            to=to,
+            why=why,
+            recipients=(Recipient(role="provider", channel=channel, to=to, name=provider.name),),
+            provider=provider_view,
+            country=country,
+            contacts=contact_views,
+            call=call if phone else (),
+        )
+    reason = (
+        f"{provider.name} has no emergency channel on file"
+        if provider is not None
+        else "No provider is named"
+    )
+    reachable = [c for c in contacts if c.phones or c.emails]
+    # A point of contact that answers around the clock first (the snapshot's order otherwise).
+    reachable.sort(key=lambda c: "24/7" not in f"{c.network} {c.hours}")
+    if not reachable:
+        where = f"for {country}" if country else "(no requested country is named)"
+        return Route(
+            channel="poc",
+            to="",
+            why=f"{reason}, and no 24/7 point of contact is on file {where}.",
+            provider=provider_view,
+            country=country,
+            contacts=contact_views,
+        )
+    poc = reachable[0]
+    call = tuple(
+        {"role": "poc", "name": poc.authority, "phone": p, "hours": poc.hours} for p in poc.phones
+    )
+    if poc.emails:
+        channel, to = "email", poc.emails[0]
+    else:
+        channel, to = "phone", poc.phones[0]
+    first = f"call {poc.phones[0]} first, " if poc.phones else ""
+    why = (
+        f"{reason}: the request goes to the 24/7 point of contact of {country}"
+        f" ({poc.authority}): {first}"
+        + (f"then send the letter to {to}." if channel == "email" else "and confirm in writing.")
+    )
+    return Route(
+        channel="poc",
+        to=to,
+        why=why,
+        recipients=(
+            Recipient(role="poc", channel=channel, to=to, name=poc.authority, contact_id=poc.id),
+        ),
+        provider=provider_view,
+        country=country,
+        contacts=contact_views,
+        call=call,
     )

@@ -211,7 +211,10 @@ class Dispatcher:
             reply_to=unit.email if unit is not None else "",
             reply_to_name=unit_name,
             subject=email_channel.subject_for(
-                reference=req.reference, urgent=req.urgent, case_reference=req.case_reference
+                reference=req.reference,
+                urgent=req.urgent,
+                case_reference=req.case_reference,
+                kind=getattr(req, "kind", None) or "preservation",
             ),
             text=text,
             pdf=pdf,

@@ -27,8 +27,14 @@ from preservation.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def subject_for(*, reference: str, urgent: bool, case_reference: str = "") -> str:
-    """ "URGENT - Preservation request PR-2026-000123 (case CY-2026-0042)"."""
+def subject_for(
+    *, reference: str, urgent: bool, case_reference: str = "", kind: str = "preservation"
+) -> str:
+    """ "URGENT - Preservation request PR-2026-000123 (case CY-2026-0042)"; an emergency:
+    "EMERGENCY - danger to life - disclosure request PR-2026-000124"."""
+    if kind == "emergency":
+        subject = f"EMERGENCY - danger to life - disclosure request {reference}"
+        return subject + (f" (case {case_reference})" if case_reference else "")
     subject = f"Preservation request {reference}"
     if case_reference:
         subject += f" (case {case_reference})"

@@ -243,6 +243,14 @@ def letter_context(
         "officer": creator,
         "expires_at": both_zones(req.expires_at, unit.timezone) if req.expires_at else None,
         "expiry_rule": req.expiry_rule,
+        # An emergency disclosure request (templates/<lang>/emergency.*.j2): its facts.
+        "kind": getattr(req, "kind", None) or "preservation",
+        "emergency": {
+            k: str((getattr(req, "emergency", None) or {}).get(k) or "")
+            for k in ("threat", "why_now", "data_needed", "callback_phone")
+        }
+        if getattr(req, "kind", None) == "emergency"
+        else None,
     }
 
 
@@ -258,9 +266,15 @@ def render_letter(context: dict[str, Any], *, fmt: str, lang: str) -> bytes:
             f"no letter template in {lang!r}; available: {', '.join(available_languages())}",
         )
     env = _environment()
+    name = "letter"
+    if context.get("kind") == "emergency":
+        # An emergency disclosure letter; in English where the language has none of its own.
+        name = "emergency"
+        if not (TEMPLATES / lang / "emergency.txt.j2").is_file():
+            lang = "en"
     if fmt == "html":
-        return env.get_template(f"{lang}/letter.html.j2").render(**context).encode("utf-8")
-    text = env.get_template(f"{lang}/letter.txt.j2").render(**context)
+        return env.get_template(f"{lang}/{name}.html.j2").render(**context).encode("utf-8")
+    text = env.get_template(f"{lang}/{name}.txt.j2").render(**context)
     if fmt == "text":
         return text.encode("utf-8")
     return pdf_from_text(text, title=f"{context['reference']}")

@@ -16,6 +16,11 @@ PROVIDER_POLICY = "provider-policy"
 POC_COOPERATION = "poc-cooperation"
 US_2703F = "us-2703f"
 EPOC_PR = "eu-epoc-pr"
+US_2702_EMERGENCY = "us-2702-emergency"
+PROVIDER_EMERGENCY = "provider-emergency"
+POC_EMERGENCY = "poc-emergency"
+CETS224_ART9 = "cets224-art9"
+EMERGENCY_HEADING = "EMERGENCY DISCLOSURE REQUEST: DANGER OF DEATH OR SERIOUS PHYSICAL INJURY"
 
 
 def custodian_text(provider: dict[str, Any] | None, *, country: str | None) -> str:
@@ -34,6 +39,62 @@ def custodian_text(provider: dict[str, Any] | None, *, country: str | None) -> s
     return text
 
 
+def emergency_paragraphs(
+    *, instrument: dict[str, Any], regime: Any, provider: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An emergency disclosure letter's paragraphs: {"heading", "basis", "ask", "period" (empty:
+    an emergency has no preservation period), "formal", "asks"}. The US provisions permit a
+    provider to disclose voluntarily; they oblige it to nothing, and the letter says so."""
+    key = instrument.get("key") or regime.key
+    citation = instrument.get("citation") or regime.basis
+    name = (provider or {}).get("name") or "the provider"
+    us_custodian = (provider or {}).get("country") == "US"
+    out: dict[str, Any] = {"heading": EMERGENCY_HEADING, "period": "", "asks": []}
+    if key == US_2702_EMERGENCY:
+        out["basis"] = (
+            f"Basis: {citation}. These provisions permit a provider that believes, in good"
+            " faith, that an emergency involving danger of death or serious physical injury to"
+            " any person requires disclosure without delay to disclose communications and"
+            " information relating to the emergency. We ask you to disclose voluntarily, under"
+            " those provisions and your emergency disclosure policy; the facts below are given"
+            " for your decision."
+        )
+    elif key == PROVIDER_EMERGENCY:
+        out["basis"] = (
+            f"Basis: this request is made to {name} under {citation}. It asks for voluntary"
+            " disclosure in an emergency; it does not rest on a treaty or on the law of your"
+            " State."
+        )
+    elif key == CETS224_ART9:
+        out["basis"] = (
+            f"Legal basis: {citation}: a request for the expedited disclosure of stored computer"
+            " data in an emergency, through the 24/7 Network."
+        )
+    else:
+        out["basis"] = (
+            "Basis: a request for emergency police co-operation through your 24/7 point of"
+            " contact. We are not aware of a treaty in force between our two States for"
+            " emergency requests; we ask you to obtain the data, or to have them disclosed, as"
+            " your law allows."
+        )
+        if us_custodian:
+            out["basis"] += (
+                f" The custodian, {name}, is a provider in the United States: under 18 U.S.C."
+                " § 2702(b)(8) (contents) and § 2702(c)(4) (records) it may disclose voluntarily"
+                " in an emergency involving danger of death or serious physical injury."
+            )
+    out["ask"] = (
+        "We ask you to disclose without delay the data described below that relate to the"
+        " emergency, and to call us on the direct line below with any question: we answer at"
+        " any hour."
+    )
+    out["formal"] = (
+        "A request for the preservation of these data and the formal legal process for their"
+        " disclosure will follow, so that the data can be used in proceedings."
+    )
+    return out
+
+
 def law_paragraphs(
     *,
     instrument: dict[str, Any],
@@ -43,6 +104,8 @@ def law_paragraphs(
     mla_to_follow: bool,
 ) -> dict[str, Any]:
     """The instrument's paragraphs: {"heading", "basis", "period", "formal", "asks"}."""
+    if getattr(regime, "emergency", False):
+        return emergency_paragraphs(instrument=instrument, regime=regime, provider=provider)
     key = instrument.get("key") or regime.key
     citation = instrument.get("citation") or regime.basis
     name = (provider or {}).get("name") or "the provider"

@@ -30,6 +30,8 @@ EXPIRY = "expiry"
 ACK_MISSING = "ack_missing"
 EXTENSION_LEAD = "extension_lead"
 MLA_FOLLOWUP = "mla_followup"
+#: An emergency disclosure request still unanswered some hours after it was submitted.
+EMERGENCY_FOLLOWUP = "emergency_followup"
 
 
 def expiry_minus(days: int) -> str:
@@ -126,11 +128,20 @@ class RequestEvents:
     closed_at: datetime | None = None
     #: How recorded dates given without a time were read (said in the expiry rule).
     notes: tuple[str, ...] = ()
+    #: When the officer submitted it (an emergency's follow-ups count from then).
+    submitted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "notes", tuple(self.notes))
-        for name in ("sent_at", "preserved_at", "mla_sent_at", "mla_received_at", "closed_at"):
+        for name in (
+            "sent_at",
+            "preserved_at",
+            "mla_sent_at",
+            "mla_received_at",
+            "closed_at",
+            "submitted_at",
+        ):
             object.__setattr__(self, name, _utc(getattr(self, name), name))
         object.__setattr__(self, "extensions", tuple(self.extensions))
 
@@ -143,6 +154,9 @@ class DeadlineSettings:
     mla_followup_days: int = 30
     #: ... this many times (the plan is finite; 12 x 30 days covers the usual 6-10 months of MLA).
     mla_followups: int = 12
+    #: An emergency request unanswered this many hours after it was submitted is followed up
+    #: (each one a reminder to the unit's supervisors and alert addresses).
+    emergency_followup_hours: tuple[int, ...] = (1, 4)
 
     def __post_init__(self) -> None:
         offsets = tuple(self.reminder_offsets_days)
@@ -153,6 +167,10 @@ class DeadlineSettings:
             raise InvalidInput("ack_timeout", "must be positive")
         _check_days(self.mla_followup_days, "mla_followup_days", positive=True)
         _check_days(self.mla_followups, "mla_followups")
+        hours = tuple(self.emergency_followup_hours)
+        for value in hours:
+            _check_days(value, "emergency_followup_hours", positive=True)
+        object.__setattr__(self, "emergency_followup_hours", tuple(sorted(set(hours))))
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeadlineSettings:
@@ -162,6 +180,7 @@ class DeadlineSettings:
             reminder_offsets_days=tuple(settings.reminder_offsets_days),
             ack_timeout=timedelta(hours=settings.ack_timeout_hours),
             mla_followup_days=settings.mla_followup_days,
+            emergency_followup_hours=tuple(getattr(settings, "emergency_followup_hours", (1, 4))),
         )
 
 
@@ -404,6 +423,8 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
 
     Reminders are the whole plan, past ones included (except those that would fall before the
     request was sent): the caller keeps the keys it has delivered and asks `due_reminders`."""
+    if inp.regime.emergency:
+        return plan_emergency(inp)
     ev, st, regime, provider = inp.events, inp.settings, inp.regime, inp.provider
     ex = _expiry(inp)
     parts = list(ex.parts)
@@ -454,6 +475,45 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
         held_until_decision=ex.held,
         reminders=tuple(sorted(reminders.values(), key=lambda r: (r.due_at, r.kind))),
         extensions_left=extensions_left,
+    )
+
+
+#: The states in which an emergency request still waits for the provider's answer (recorded
+#: with `acknowledge`, or the request closed).
+UNANSWERED = frozenset({Status.QUEUED, Status.SENT})
+
+
+def plan_emergency(inp: DeadlineInput) -> DeadlinePlan:
+    """The plan of an emergency disclosure request: no preservation period and no expiry; a
+    follow-up `emergency_followup_hours` after submission (sending when the submission is not
+    known) while no answer is recorded. Answered (acknowledged) or closed: no reminders."""
+    ev, hours = inp.events, inp.settings.emergency_followup_hours
+    start = ev.submitted_at or ev.sent_at
+    label = ", ".join(f"{h} h" for h in hours)
+    rule = f"{inp.regime.key}: an emergency disclosure request: no preservation period"
+    if start is None:
+        return DeadlinePlan(
+            expires_at=None,
+            expiry_rule=f"{rule}; follow-ups ({label}) count from its submission",
+            held_until_decision=False,
+            reminders=(),
+        )
+    if ev.status not in UNANSWERED:
+        return DeadlinePlan(
+            expires_at=None,
+            expiry_rule=f"{rule}; {ev.status}: no follow-up",
+            held_until_decision=False,
+            reminders=(),
+        )
+    reminders = tuple(_reminder(EMERGENCY_FOLLOWUP, start + timedelta(hours=h)) for h in hours)
+    return DeadlinePlan(
+        expires_at=None,
+        expiry_rule=(
+            f"{rule}; submitted {_fmt(start)}: follow-ups {label} after it until the answer is"
+            " recorded, each to the unit's supervisors and alert addresses"
+        ),
+        held_until_decision=False,
+        reminders=reminders,
     )
 
 

@@ -13,7 +13,11 @@ check):
 - 18 U.S.C. § 2703(f) only for a requesting unit in the United States (§ 2711(4));
 - a provider of the unit's own State: the unit's domestic order (`domestic`);
 - the EU's EPOC-PR only when asked for, by a unit of a bound Member State;
-- an instrument not in force (CETS 224) is never chosen and is refused when asked for.
+- an instrument not in force (CETS 224) is never chosen and is refused when asked for;
+- an emergency disclosure request (`for_emergency`): through a provider's emergency channel, 18
+  U.S.C. § 2702(b)(8)/(c)(4) for a provider in the United States (voluntary disclosure), the
+  provider's emergency policy elsewhere; through the 24/7 point of contact, CETS 224 Art. 9 once
+  in force between both States, police co-operation until then.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ POC_COOPERATION = "poc-cooperation"
 US_2703F = "us-2703f"
 EPOC_PR = "eu-epoc-pr"
 DOMESTIC = "domestic"
+US_2702_EMERGENCY = "us-2702-emergency"
+PROVIDER_EMERGENCY = "provider-emergency"
+POC_EMERGENCY = "poc-emergency"
+CETS224_ART9 = "cets224-art9"
 
 #: Member States bound by Regulation (EU) 2023/1543: the EU less Denmark (secondary sources read
 #: 2026-12-04: "across all EU Member States (except Denmark)"; docs/legal.md).
@@ -187,6 +195,93 @@ def for_poc(
     )
 
 
+def for_emergency(
+    *,
+    unit_country: str | None,
+    provider: ProviderFacts | None,
+    to_provider: bool,
+    requested_country: str | None,
+    regimes: Mapping[str, Regime],
+    treaties: Mapping[str, Treaty],
+) -> Instrument:
+    """The instrument of an emergency disclosure request: sent to `provider`'s emergency channel
+    (`to_provider`), or to the 24/7 point of contact of `requested_country`."""
+    if to_provider and provider is not None:
+        if provider.country == "US":
+            regime = _regime(regimes, US_2702_EMERGENCY)
+            return Instrument(
+                key=US_2702_EMERGENCY,
+                citation=regime.basis,
+                why=(
+                    f"{provider.name} is a provider in the United States: in an emergency"
+                    " involving danger of death or serious physical injury it may disclose"
+                    f" voluntarily under {regime.basis}; the request goes to its emergency"
+                    " channel, under its published emergency policy"
+                ),
+            )
+        where = f" in {provider.country}" if provider.country else ""
+        source = f" ({provider.policy_source})" if provider.policy_source else ""
+        return Instrument(
+            key=PROVIDER_EMERGENCY,
+            citation=f"{provider.name}'s published emergency disclosure policy{source}",
+            why=(
+                f"an emergency request to {provider.name}{where} through its emergency channel"
+                " rests on its own published policy: the provider decides whether to disclose"
+            ),
+        )
+    art9 = regimes.get(CETS224_ART9)
+    treaty = treaties.get(art9.parties) if art9 is not None and art9.parties else None
+    if art9 is None or not art9.in_force:
+        reasons = [
+            "CETS No. 224, Art. 9 (emergency disclosure through the 24/7 Network) is not in force"
+        ]
+    elif treaty is None or not (unit_country and requested_country):
+        reasons = ["the requesting or the requested State is not known"]
+    else:
+        statuses = {c: treaty.status(c) for c in (unit_country, requested_country)}
+        if all(s == "party" for s in statuses.values()):
+            return Instrument(
+                key=CETS224_ART9,
+                citation=art9.basis,
+                why=(
+                    f"both the requesting State ({unit_country}) and the requested State"
+                    f" ({requested_country}) are Parties to the {treaty.name}: an emergency"
+                    " request under Art. 9 through the 24/7 Network"
+                ),
+            )
+        reasons = [treaty.describe(c) for c, s in statuses.items() if s != "party"]
+    regime = _regime(regimes, POC_EMERGENCY)
+    custodian = f" ({provider.name} has no emergency channel on file)" if provider else ""
+    return Instrument(
+        key=POC_EMERGENCY,
+        citation=regime.basis,
+        why=(
+            f"an emergency request through the 24/7 point of contact{custodian}; no treaty is"
+            " cited: " + "; ".join(reasons)
+        ),
+    )
+
+
+def check_emergency_requested(
+    key: str, *, chosen: Instrument, regimes: Mapping[str, Regime], field_name: str = "regime"
+) -> None:
+    """An instrument the officer named for an emergency request must be the one its route rests
+    on (`chosen`): InvalidInput naming `field_name` otherwise, saying why."""
+    regime = regimes.get(key)
+    if regime is None or not regime.emergency:
+        known = ", ".join(sorted(k for k, r in regimes.items() if r.emergency and r.in_force))
+        what = "unknown instrument" if regime is None else "not an emergency instrument"
+        raise InvalidInput(field_name, f"{what} {key!r}; emergency instruments: {known}")
+    if not regime.in_force:
+        raise InvalidInput(field_name, f"{regime.name} is not in force: it cannot be used yet")
+    if key != chosen.key:
+        raise InvalidInput(
+            field_name,
+            f"{key!r} does not fit this emergency request's route: it rests on {chosen.key!r}"
+            f" ({chosen.why})",
+        )
+
+
 def check_requested(
     key: str,
     *,
@@ -203,10 +298,17 @@ def check_requested(
     the request itself (its portal or address); otherwise it goes to the point of contact."""
     regime = regimes.get(key)
     if regime is None:
-        known = ", ".join(sorted(k for k, r in regimes.items() if not r.template and r.in_force))
+        usable = (k for k, r in regimes.items() if not r.template and r.in_force)
+        known = ", ".join(sorted(k for k in usable if not regimes[k].emergency))
         raise InvalidInput(field_name, f"unknown instrument {key!r}; known: {known}")
     if not regime.in_force:
         raise InvalidInput(field_name, f"{regime.name} is not in force: it cannot be used yet")
+    if regime.emergency:
+        raise InvalidInput(
+            field_name,
+            f'{key!r} is for emergency disclosure requests ("kind": "emergency"), not for'
+            " a preservation request",
+        )
     if regime.requesting_countries and unit_country not in regime.requesting_countries:
         instead = _what_applies(
             regimes, unit_country, direct, provider, requested_country, treaties

@@ -50,6 +50,14 @@ class Channel(StrEnum):
     ANY = "any"
 
 
+class Kind(StrEnum):
+    #: A preservation request: keep the data until the formal request arrives.
+    PRESERVATION = "preservation"
+    #: An emergency disclosure request (danger of death or serious physical injury): no
+    #: preservation period; answered in hours.
+    EMERGENCY = "emergency"
+
+
 class HoldStarts(StrEnum):
     #: The hold pending the decision starts when the formal request is sent.
     MLA_SENT = "mla_sent"
@@ -111,6 +119,13 @@ class Regime:
     asks: tuple[str, ...] = ()
     #: Requested States whose own law limits the hold (ISO code -> StateLimit).
     state_limits: dict[str, StateLimit] = field(default_factory=dict)
+    #: What the instrument is for: a preservation request, or an emergency disclosure request
+    #: (which has no period: its period fields are zero and unused).
+    kind: Kind = Kind.PRESERVATION
+
+    @property
+    def emergency(self) -> bool:
+        return self.kind is Kind.EMERGENCY
 
     @property
     def holds_until_decision(self) -> bool:
@@ -150,6 +165,19 @@ _FIELDS: dict[str, tuple[str, bool]] = {
     "period_from_provider": ("true or false", False),
     "asks": ("a list of 'art30', 'art29-6'", False),
     "state_limits": ("a table of ISO code = {days, citation}", False),
+    "kind": ("one of " + ", ".join(repr(k.value) for k in Kind), False),
+}
+#: An emergency instrument has no preservation period: these keys may be left out (zero, unused).
+_PERIOD_DEFAULTS: dict[str, Any] = {
+    "period_days": 0,
+    "period_kind": "fixed",
+    "starts_from": "sent",
+    "extension_days": 0,
+    "max_extensions": 0,
+    "extension_citation": "",
+    "extension_lead_days": 0,
+    "on_mla": "no_change",
+    "mla_citation": "",
 }
 _ASKS = frozenset({"art30", "art29-6"})
 _NON_EMPTY = frozenset({"name", "citation"})
@@ -190,6 +218,8 @@ def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
     unknown = sorted(set(table) - set(_FIELDS))
     if unknown:
         raise fail(unknown[0], "unknown key; allowed keys: " + ", ".join(_FIELDS))
+    if table.get("kind") == Kind.EMERGENCY.value:
+        table = {**_PERIOD_DEFAULTS, **table}
     for name, (expected, required) in _FIELDS.items():
         if required and name not in table:
             raise fail(name, f"missing; expected {expected}")
@@ -210,7 +240,8 @@ def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
         elif expected in (_INT, _POS):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise bad()
-            if value < 0 or (expected == _POS and value == 0):
+            positive = expected == _POS and table.get("kind") != Kind.EMERGENCY.value
+            if value < 0 or (positive and value == 0):
                 raise bad()
             values[name] = value
         elif name == "sources":
@@ -251,6 +282,7 @@ def _parse_regime(key: str, table: Mapping[str, Any], source: str) -> Regime:
                 "on_mla": OnMla,
                 "channel": Channel,
                 "hold_starts": HoldStarts,
+                "kind": Kind,
             }[name]
             try:
                 values[name] = enum(value)

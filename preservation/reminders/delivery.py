@@ -32,6 +32,7 @@ from preservation.dispatch.webhook import post_json
 from preservation.domain import deadlines as dl
 from preservation.domain.regimes import get_regime
 from preservation.reminders import mail, text
+from preservation.requests import emergency as emergencies
 from preservation.requests import messages
 from preservation.requests.reminder_plan import (
     ALERT_LAPSED,
@@ -109,6 +110,10 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
         )
     ):
         people[(unit_id, role)].append(email)
+    # An emergency's follow-ups reach the officer who declared it as well.
+    officers = await emergencies.declaring_officers(
+        session, [r.request_id for r in rows if r.kind == dl.EMERGENCY_FOLLOWUP and r.request_id]
+    )
     jobs = []
     for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
         unit = units[r.unit_id]
@@ -118,6 +123,7 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
             emails = keepers or list(unit.alert_emails or [])
         else:
             emails = list(unit.alert_emails or []) + people[(unit.id, "supervisor")]
+            emails += officers.get(r.request_id or 0, [])
         done = set((r.payload or {}).get("_done", []))
         jobs.append(Job(row=r, unit=unit, emails=_dedupe(emails), done=done))
     return jobs
@@ -159,6 +165,15 @@ async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Co
             expiry_rule=req.expiry_rule,
             sent_at=req.sent_at,
             mla_sent_at=req.mla_sent_at,
+            kind=getattr(req, "kind", None) or "preservation",
+            submitted_at=req.submitted_at,
+            call=tuple(
+                f"{c.get('name')}: {c['phone']}"
+                for c in (req.route or {}).get("call", [])
+                if c.get("phone")
+            ),
+            callback_phone=str((getattr(req, "emergency", None) or {}).get("callback_phone", "")),
+            followup_hours=tuple(ctx.settings.emergency_followup_hours),
             extensions_left=extensions_left,
             silent=tuple(_recipient_line(x) for x in replies.get(rid, []) if not x.answered),
             answered=tuple(_recipient_line(x) for x in replies.get(rid, []) if x.answered),

@@ -61,6 +61,14 @@ class RequestFacts:
     expiry_rule: str = ""
     sent_at: datetime | None = None
     mla_sent_at: datetime | None = None
+    #: "preservation" or "emergency" (an emergency disclosure request).
+    kind: str = "preservation"
+    submitted_at: datetime | None = None
+    #: An emergency's numbers to call now ("Name: +number"), first first, and the officer's line.
+    call: tuple[str, ...] = ()
+    callback_phone: str = ""
+    #: The hours after submission at which an emergency is followed up (the last escalates).
+    followup_hours: tuple[int, ...] = ()
     extensions_left: int = 0
     #: Recipients no reply has come from ("Name <address> (provider, email)"), and those that
     #: answered (requests/messages.py: replies_by_recipient).
@@ -116,9 +124,8 @@ def _what_to_do(r: RequestFacts) -> str:
 def _head(r: RequestFacts) -> str:
     case = f" (case {r.case_reference})" if r.case_reference else ""
     provider = f", provider {r.provider}" if r.provider else ""
-    return (
-        f"Preservation request {r.reference}{case}{provider}, regime {r.regime}, status {r.status}."
-    )
+    what = "Emergency disclosure request" if r.kind == "emergency" else "Preservation request"
+    return f"{what} {r.reference}{case}{provider}, regime {r.regime}, status {r.status}."
 
 
 def _late_note(due_at: datetime, delivered_at: datetime, tz: str) -> list[str]:
@@ -186,6 +193,9 @@ def compose_request_reminder(
         )
         if r.expires_at is not None:
             lines.append(f"Counted from sending, the preservation expires on {expires}.")
+    elif kind == dl.EMERGENCY_FOLLOWUP:
+        subject, more = _emergency_followup(r, due_at=due_at, tz=tz)
+        lines += more
     elif kind == dl.MLA_FOLLOWUP:
         subject = f"[{r.reference}] MLA request pending: check its progress"
         lines += [
@@ -230,6 +240,36 @@ def compose_request_reminder(
         "text": "\n".join(lines),
     }
     return Composed(subject=subject, text="\n".join(lines), data=data)
+
+
+def _emergency_followup(r: RequestFacts, *, due_at: datetime, tz: str) -> tuple[str, list[str]]:
+    """An emergency disclosure request still unanswered: who to call now; the last follow-up
+    (settings.emergency_followup_hours) is the escalation to the supervisors."""
+    start = r.submitted_at or r.sent_at or due_at
+    hours = max(0, round((due_at - start).total_seconds() / 3600))
+    last = bool(r.followup_hours) and hours >= max(r.followup_hours)
+    call = f": CALL {r.call[0]}" if r.call else ""
+    head = "ESCALATION EMERGENCY" if last else "EMERGENCY"
+    subject = f"{head} [{r.reference}] no answer after {hours} h{call}"
+    lines = [
+        f"The emergency disclosure request was submitted {when(start, tz)}: no answer is recorded"
+        f" {hours} hour(s) later.",
+        ("Call now: " + "; ".join(r.call) + ".")
+        if r.call
+        else "No telephone number is on file for the recipient: reach it by other means now.",
+    ]
+    if r.callback_phone:
+        lines.append(f"The officer who declared it is on {r.callback_phone}.")
+    if last:
+        lines.append(
+            "ESCALATION: this is the last follow-up. A supervisor takes the request over now:"
+            " call the recipient, and the requested State's 24/7 point of contact."
+        )
+    lines.append(
+        "What to do: record the answer once it comes (POST /api/v1/requests/"
+        f"{r.id}/acknowledge), or close the request; the follow-ups stop then."
+    )
+    return subject, lines
 
 
 def compose_generic(

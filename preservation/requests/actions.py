@@ -468,7 +468,7 @@ async def portal_submitted(
         raise NotFound("no such recipient of this request")
     if Status(req.status) in (Status.CLOSED, Status.LAPSED):
         raise Conflict(f"cannot record a portal submission of a request in state {req.status}")
-    if row.channel != "portal":
+    if row.channel not in ("portal", "phone"):
         raise Conflict(f"recipient {rid} is sent by {row.channel}, not a portal hand-off")
     if row.status != portal.HANDOFF:
         raise Conflict(f"recipient {rid} is {row.status}: only a hand-off can be recorded")

@@ -84,7 +84,9 @@ def route_warnings(route: routing.Route, *, confidential: bool, regime: Regime) 
     provider = route.provider
     if provider is not None:
         name = provider.get("name") or provider.get("slug")
-        if provider.get("accepts_foreign_direct") is False:
+        if regime.emergency:
+            pass  # an emergency goes to the emergency channel, whatever the preservation route
+        elif provider.get("accepts_foreign_direct") is False:
             out.append(
                 f"{name} does not accept preservation requests directly from foreign"
                 " authorities: the request goes to the requested country's 24/7 point of contact"
@@ -133,6 +135,7 @@ def laws_for(req: PreservationRequest, *, unit: Any, ctx: Context) -> routing.La
         treaties=load_treaties(ctx.settings.parties_path),
         unit_country=getattr(unit, "country", None),
         requested=req.regime if req.regime_asked else None,
+        kind=getattr(req, "kind", None) or "preservation",
     )
 
 
@@ -166,6 +169,8 @@ def stored_route(route: routing.Route) -> dict[str, Any]:
             for r in route.recipients
         ],
         "instrument": route.instrument.public() if route.instrument else None,
+        # An emergency's numbers to call now, first first.
+        "call": [dict(c) for c in route.call],
     }
 
 
@@ -174,6 +179,13 @@ def choose_regime(
 ) -> None:
     """The request's instrument: the one the officer asked for, checked against the route and
     the unit's State (422 naming `regime`), or the main addressee's as the route decided it."""
+    if getattr(req, "kind", None) == "emergency":
+        chosen = route.instrument
+        assert chosen is not None  # an emergency route always names the instrument
+        if req.regime_asked:
+            instruments.check_emergency_requested(req.regime, chosen=chosen, regimes=ctx.regimes)
+        req.regime = chosen.key
+        return
     if req.regime_asked:
         provider = route.provider or {}
         facts = (

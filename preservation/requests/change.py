@@ -75,6 +75,12 @@ async def patch_in_session(
     provider = None
     if given.get("provider") is not None:
         provider = await check_provider(session, given["provider"])
+    facts = None
+    if "emergency" in given:
+        # Replaced whole, and checked as on creation (422 naming each missing fact).
+        from preservation.requests.emergency import check_facts
+
+        facts = check_facts(getattr(req, "kind", "preservation"), change.emergency)
     parsed = None
     if "identifiers" in given:
         parsed = parse_identifiers(change.identifiers or [], ctx=ctx, now=now)
@@ -106,6 +112,9 @@ async def patch_in_session(
         if getattr(req, name) != value:
             setattr(req, name, value)
             changed.append(name)
+    if facts is not None and facts != req.emergency:
+        req.emergency = facts
+        changed.append("emergency")
     assert req.id is not None
     if parsed is not None:
         await session.execute(

@@ -81,6 +81,66 @@ CHECKS = (
 )
 
 
+#: What an emergency disclosure request must hold (requests/emergency.py): its facts are
+#: checked when it is made; the rest here, before it is sent.
+EMERGENCY_CHECKS = (
+    CheckItem(
+        key="emergency_facts",
+        label="The emergency: the threat, why it cannot wait, the data needed",
+        fields=("emergency.threat", "emergency.why_now", "emergency.data_needed"),
+    ),
+    CheckItem(
+        key="callback_phone",
+        label="The officer's direct line, for the provider to call back",
+        fields=("emergency.callback_phone",),
+    ),
+    CheckItem(
+        key="data_description",
+        label="The identifiers the data are about, with their dates, times and time zones",
+        fields=("identifiers",),
+    ),
+    CheckItem(
+        key="requested_state",
+        label="The requested country (or a provider whose country is known)",
+        fields=("country",),
+    ),
+    CheckItem(
+        key="contact_details",
+        label="Contact details of the unit: official e-mail and telephone (unit profile)",
+        fields=("unit.email", "unit.phone"),
+    ),
+    CheckItem(
+        key="requesting_state",
+        label="The requesting State: the unit's country (unit profile)",
+        fields=("unit.country",),
+    ),
+)
+
+
+def emergency_checklist(
+    req: PreservationRequest, *, identifiers: int, unit: Any, provider_country: str | None
+) -> dict[str, Any]:
+    """The checklist of an emergency disclosure request (no preservation period, no necessity
+    of preservation: the facts of the emergency instead)."""
+    facts = getattr(req, "emergency", None) or {}
+    ok = {
+        "emergency_facts": all(
+            str(facts.get(k) or "").strip() for k in ("threat", "why_now", "data_needed")
+        ),
+        "callback_phone": bool(str(facts.get("callback_phone") or "").strip()),
+        "data_description": identifiers > 0,
+        "requested_state": bool(req.country or provider_country),
+        "requesting_state": bool(getattr(unit, "country", None)),
+        "contact_details": bool(unit.email.strip() and unit.phone.strip()),
+    }
+    items = [
+        {"key": c.key, "label": c.label, "ok": ok[c.key], "required": c.required}
+        for c in EMERGENCY_CHECKS
+    ]
+    missing = [c.key for c in EMERGENCY_CHECKS if c.required and not ok[c.key]]
+    return {"complete": not missing, "missing": missing, "items": items}
+
+
 def checklist(
     req: PreservationRequest, *, identifiers: int, unit: Any, provider_country: str | None
 ) -> dict[str, Any]:
@@ -88,7 +148,11 @@ def checklist(
     ((a) the requesting authority and State, (b) offence and facts, (c) the data and their
     relevance, (d) the custodian, (e) the necessity, (f) the MLA request to follow) with the
     UNODC practitioners' tips (confidentiality, urgency, contact details), for the request as it
-    stands."""
+    stands. An emergency disclosure request has its own (`emergency_checklist`)."""
+    if getattr(req, "kind", "preservation") == "emergency":
+        return emergency_checklist(
+            req, identifiers=identifiers, unit=unit, provider_country=provider_country
+        )
     ok = {
         "basic_facts": bool(req.offence.strip() and req.summary.strip()),
         "data_description": identifiers > 0,
@@ -111,7 +175,8 @@ def checklist(
 
 def missing_errors(req: PreservationRequest, check: dict[str, Any]) -> list[FieldError]:
     """One error per field to fill in, for a 422 on submit."""
-    by_key = {c.key: c for c in CHECKS}
+    emergency = getattr(req, "kind", "preservation") == "emergency"
+    by_key = {c.key: c for c in (EMERGENCY_CHECKS if emergency else CHECKS)}
     errors = []
     for key in check["missing"]:
         item = by_key[key]

@@ -33,8 +33,9 @@ from preservation.access.auth import Principal
 from preservation.directory.routing import Route, decide_route
 from preservation.directory.snapshot import Snapshot, contacts_for_country, get_provider
 from preservation.domain.lifecycle import Status
-from preservation.errors import NotFound
+from preservation.errors import InvalidInput, NotFound
 from preservation.requests import audit
+from preservation.requests import emergency as emergencies
 from preservation.requests import reminder_plan as reminders
 from preservation.requests.assessment import (
     apply_assessment,
@@ -111,12 +112,23 @@ class Created:
 
 
 def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
-    """Check the regime, the letter language and every identifier (422 naming each field)."""
+    """Check the regime, the letter language, an emergency's facts and every identifier (one 422
+    naming each field)."""
     now = ctx.clock.now()
     if data.regime is not None:
         resolve_regime(ctx, data.regime)
     check_lang(data.lang)
-    parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
+    refused: list[Any] = []
+    try:
+        emergencies.check_facts(data.kind, data.emergency)
+    except InvalidInput as exc:
+        refused += exc.errors
+    try:
+        parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
+    except InvalidInput as exc:
+        raise InvalidInput(errors=[*refused, *exc.errors]) from None
+    if refused:
+        raise InvalidInput(errors=refused)
     return PreparedCreate(data=data, identifiers=tuple(parsed), now=now)
 
 
@@ -257,8 +269,11 @@ async def create_in_session(
         country=data.country,
         provider=data.provider,
         data_categories=list(data.data_categories),
-        urgent=data.urgent,
+        # An emergency is urgent by nature: the letters and lists say so.
+        urgent=data.urgent or data.kind == emergencies.EMERGENCY,
         urgency_reason=data.urgency_reason.strip(),
+        kind=data.kind,
+        emergency=emergencies.check_facts(data.kind, data.emergency),
         confidential=data.confidential,
         mla_to_follow=data.mla_to_follow,
         lang=data.lang,
@@ -312,6 +327,11 @@ async def create_in_session(
             },
         )
     ]
+    if emergencies.is_emergency(req):
+        # Who declared the emergency, and why (the facts the provider will weigh).
+        events.append(
+            (principal.actor, "emergency_declared", now, emergencies.declared_detail(req))
+        )
     outbox: list[dict[str, Any]] | None = None
     rows: list[dict[str, Any]] = []
     if data.submit:

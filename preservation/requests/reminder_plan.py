@@ -50,15 +50,22 @@ LAPSABLE = (
     Status.EXTENSION_REQUESTED.value,
     Status.MLA_SENT.value,
 )
+#: Statuses whose planned reminders are deadlines to list: those that can lapse, and queued (an
+#: emergency's follow-ups count from its submission, before anything is delivered).
+WITH_DEADLINES = (*LAPSABLE, Status.QUEUED.value)
 #: Rows a replan may still cancel: not yet delivered.
 OPEN = ("pending", "sending")
 
 
 def is_plan_kind(kind: str) -> bool:
     """True for the kinds `deadlines.plan_deadlines` produces."""
-    return kind in (dl.EXPIRY, dl.ACK_MISSING, dl.EXTENSION_LEAD, dl.MLA_FOLLOWUP) or (
-        kind.startswith("expiry_minus_") and kind.endswith("d")
-    )
+    return kind in (
+        dl.EXPIRY,
+        dl.ACK_MISSING,
+        dl.EXTENSION_LEAD,
+        dl.MLA_FOLLOWUP,
+        dl.EMERGENCY_FOLLOWUP,
+    ) or (kind.startswith("expiry_minus_") and kind.endswith("d"))
 
 
 def _family(kind: str) -> str:
@@ -66,6 +73,8 @@ def _family(kind: str) -> str:
         return "ack"
     if kind == dl.MLA_FOLLOWUP:
         return "mla"
+    if kind == dl.EMERGENCY_FOLLOWUP:
+        return "emergency"
     return "expiry"
 
 
@@ -114,6 +123,7 @@ def events_of(request: PreservationRequest) -> dl.RequestEvents:
         mla_received_at=request.mla_received_at,
         closed_at=request.closed_at,
         notes=tuple((request.date_notes or {}).values()),
+        submitted_at=request.submitted_at,
     )
 
 

@@ -78,6 +78,23 @@ class IdentifierIn(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class EmergencyIn(BaseModel):
+    """The facts of an emergency disclosure request (`"kind": "emergency"`): each is required,
+    and a request without them is refused naming each one (`emergency.threat`, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The danger of death or serious physical injury: who is at risk, from what.
+    threat: MultiLine = Field("", max_length=TEXT)
+    #: Why the normal process (preservation, then the formal request) is too slow.
+    why_now: MultiLine = Field("", max_length=TEXT)
+    #: The data needed and how they answer the threat (e.g. the last login IP address, to
+    #: locate the person).
+    data_needed: MultiLine = Field("", max_length=TEXT)
+    #: The officer's direct line, in international format (+...): the provider calls back there.
+    callback_phone: SingleLine = Field("", max_length=40)
+
+
 class _RequestFields(BaseModel):
     case_reference: SingleLine | None = Field(None, max_length=SHORT)
     offence: MultiLine | None = Field(None, max_length=TEXT)
@@ -102,6 +119,8 @@ class _RequestFields(BaseModel):
         None, min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"
     )
     identifiers: list[IdentifierIn] | None = Field(None, max_length=MAX_IDENTIFIERS)
+    #: An emergency's facts (only with `"kind": "emergency"`; PATCH replaces them whole).
+    emergency: EmergencyIn | None = None
 
     @field_validator("country")
     @classmethod
@@ -140,6 +159,10 @@ class RequestCreate(_RequestFields):
     lang: str = Field("en", min_length=2, max_length=10, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=MAX_IDENTIFIERS)
     submit: bool = False
+    #: "preservation" (default), or "emergency": an emergency disclosure request (danger of
+    #: death or serious physical injury), with its facts in `emergency`; routed to the
+    #: provider's emergency channel or the 24/7 point of contact, followed up in hours.
+    kind: Literal["preservation", "emergency"] = "preservation"
     # A request sent outside the service, recorded after the fact (requests/record.py).
     #: Nothing is dispatched; the deadlines run from sent_at (and preserved_at).
     record_only: bool = False
@@ -249,6 +272,33 @@ class RecipientPublic(BaseModel):
     instrument: InstrumentPublic | None = None
 
 
+class FollowUpPublic(BaseModel):
+    #: The preservation request made after the emergency (POST .../follow-up).
+    id: int
+    reference: str
+
+
+class EmergencyPublic(BaseModel):
+    threat: str
+    why_now: str
+    data_needed: str
+    #: The officer's direct line (E.164).
+    callback_phone: str
+    #: The preservation request that followed the emergency, once made.
+    follow_up: FollowUpPublic | None = None
+
+
+class CallPublic(BaseModel):
+    """A number to call now about an emergency request."""
+
+    #: provider (its emergency line) | poc (the 24/7 point of contact)
+    role: str
+    name: str
+    #: E.164
+    phone: str
+    hours: str = ""
+
+
 class RoutePublic(BaseModel):
     channel: str
     to: str
@@ -328,6 +378,13 @@ class RequestPublic(BaseModel):
     held_until_decision: bool
     next_reminder_at: datetime | None
     deadlines: list[DeadlinePublic]
+    #: "preservation" or "emergency".
+    kind: str = "preservation"
+    #: An emergency's facts (null for a preservation request).
+    emergency: EmergencyPublic | None = None
+    #: Numbers to call now (an emergency), first first: the provider's emergency line, or the
+    #: 24/7 point of contact's telephone.
+    call: list[CallPublic] = Field(default_factory=list)
     #: Actions the current state allows (POST /api/v1/requests/{id}/<action>).
     allowed_actions: list[str]
     version: int
@@ -348,6 +405,8 @@ class RequestSummary(BaseModel):
     submitted_at: datetime | None
     expires_at: datetime | None
     next_reminder_at: datetime | None
+    #: "preservation" or "emergency".
+    kind: str = "preservation"
 
 
 class RequestList(BaseModel):

@@ -25,8 +25,10 @@ from preservation.storage.db import Database
 from preservation.storage.models import OutboxMessage, PreservationRequest, RequestIdentifier, Unit
 
 #: Portal rows are not sent by the dispatcher: they are a task for the officer (open the
-#: provider's portal, file the request there, record it as done).
+#: provider's portal, file the request there, record it as done). So are "phone" rows (an
+#: emergency channel that is only a telephone line: call, then record the call).
 HANDOFF = "handoff"
+HANDOFF_CHANNELS = frozenset({"portal", "phone"})
 PENDING = "pending"
 
 
@@ -62,7 +64,7 @@ def outbox_values(req: PreservationRequest, route: routing.Route, *, now: dateti
             "to": r.to,
             "recipient_name": r.name,
             "instrument": r.instrument.public() if r.instrument else None,
-            "status": HANDOFF if r.channel == "portal" else PENDING,
+            "status": HANDOFF if r.channel in HANDOFF_CHANNELS else PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "claimed_by": None,

@@ -226,6 +226,9 @@ async def to_public(
         deadlines=[DeadlinePublic(kind=k, due_at=d) for k, d in deadlines],
         allowed_actions=offered_actions(req, regimes),  # instrument-aware when given
         version=req.version,
+        kind=getattr(req, "kind", None) or "preservation",
+        emergency=getattr(req, "emergency", None) or None,
+        call=[c for c in (route or {}).get("call", []) if c.get("phone")],
         record_only=bool(getattr(req, "record_only", False)),
     )
 
@@ -239,6 +242,11 @@ def offered_actions(req: PreservationRequest, regimes: Mapping[str, Any] | None)
     for a in allowed_actions(req.status):
         if a.value in ("dispatch", "lapse"):
             continue
+        emergency = getattr(req, "kind", None) == "emergency"
+        if emergency and a.value in ("extend", "mla", "mla-received"):
+            # An emergency has no preservation to extend: its formal request follows from the
+            # preservation request made after it (POST .../follow-up).
+            continue
         if a.value == "extend" and regime is not None:
             if not regime.period_from_provider and not regime.extendable:
                 continue
@@ -248,6 +256,12 @@ def offered_actions(req: PreservationRequest, regimes: Mapping[str, Any] | None)
         ):
             continue
         out.append(a.value)
+    if (
+        getattr(req, "kind", None) == "emergency"
+        and req.status != Status.DRAFT
+        and not (getattr(req, "emergency", None) or {}).get("follow_up")
+    ):
+        out.append("follow-up")  # the preservation request for the same identifiers
     return out
 
 

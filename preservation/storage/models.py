@@ -227,6 +227,12 @@ class PreservationRequest(SQLModel, table=True):
     expiry_rule: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     held_until_decision: bool = False
     next_reminder_at: datetime | None = utc_column()
+    #: "preservation", or "emergency": an emergency disclosure request (danger of death or
+    #: serious physical injury; migration 0010_emergency).
+    kind: str = Field(default="preservation", max_length=20)
+    #: An emergency's facts: {"threat", "why_now", "data_needed", "callback_phone"}, and, once
+    #: made, "follow_up": {"id", "reference"} of the preservation request that followed it.
+    emergency: dict[str, Any] | None = json_column()
     #: The route decided at creation: {"channel", "to", "copy_to", "why"}.
     route: dict[str, Any] | None = json_column()
     checklist: dict[str, Any] | None = json_column()

@@ -53,6 +53,9 @@ def test_shipped_figures_match_the_texts() -> None:
         "provider-policy",
         "poc-cooperation",
         "cets224-art9",
+        "us-2702-emergency",
+        "provider-emergency",
+        "poc-emergency",
     }
 
     bud = regimes["budapest-art29"]
@@ -92,6 +95,23 @@ def test_shipped_figures_match_the_texts() -> None:
 
     for regime in regimes.values():
         assert regime.sources and all(u.startswith("http") for u in regime.sources)
+
+
+def test_emergency_instruments_have_no_period() -> None:
+    regimes = load_regimes()
+    emergency = {k for k, r in regimes.items() if r.emergency}
+    assert emergency == {"cets224-art9", "us-2702-emergency", "provider-emergency", "poc-emergency"}
+    us = regimes["us-2702-emergency"]
+    assert "2702(b)(8)" in us.basis and "2702(c)(4)" in us.basis
+    assert (us.period_days, us.max_extensions, us.extendable) == (0, 0, False)
+    assert not regimes["cets224-art9"].in_force
+    # An emergency table may leave the period out; a preservation table may not.
+    table = {"name": "E", "citation": "E s. 1", "sources": ["https://example.org"]}
+    assert parse_regimes({"e": {**table, "kind": "emergency"}})["e"].emergency
+    with pytest.raises(RegimeFileError, match="'period_days'"):
+        parse_regimes({"e": table})
+    with pytest.raises(RegimeFileError, match="'kind'"):
+        parse_regimes({"e": {**_valid_table(), "kind": "rescue"}})
 
 
 def test_load_from_an_explicit_path(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ with the same key and body returns the first answer and changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from preservation.access.auth import REQUEST_ROLES
@@ -168,6 +170,46 @@ async def portal_submitted(call: Call) -> web.Response:
             data=call.body,
         ),
     )
+
+
+@api.route(
+    "POST",
+    "/api/v1/requests/{id}/follow-up",
+    summary="After an emergency: make the preservation request for the same identifiers",
+    tag=TAG,
+    response=RequestPublic,
+    status=201,
+    roles=ROLES,
+    errors=(401, 403, 404, 409),
+    idempotent_key=True,
+)
+async def follow_up(call: Call) -> web.Response:
+    """The preservation request (a draft, to check and submit) that follows an emergency
+    disclosure request: 201 when made, 200 with the same draft when it was made before."""
+    from preservation.requests import emergency, idempotency
+    from preservation.web.idempotent import REPLAYED, raw_json
+    from preservation.web.keys import CLOCK
+
+    ctx = context_of(call.request)
+    key = idempotency.check_key(call.request.headers.get(idempotency.HEADER))
+
+    async def run(session: Any) -> tuple[Any, int]:
+        public, made = await emergency.follow_up_in_session(
+            session, ctx=ctx, principal=call.principal, request_id=call.params["id"]
+        )
+        return public.model_dump(mode="json"), 201 if made else 200
+
+    outcome = await idempotency.run(
+        call.request.app[DB],
+        user_id=call.principal.user_id,
+        scope=_scope(call, "follow-up"),
+        key=key,
+        body=await raw_json(call.request) if key is not None else None,
+        now=call.request.app[CLOCK].now(),
+        work=run,
+    )
+    headers = {REPLAYED: "true"} if outcome.replayed else {}
+    return web.json_response(outcome.body, status=outcome.status, headers=headers)
 
 
 @api.route(

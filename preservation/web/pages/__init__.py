@@ -14,6 +14,7 @@ from aiohttp import web
 from preservation.web.pages import (
     dashboard,
     directory,
+    emergency,
     enrol,
     mail,
     oidc,
@@ -33,6 +34,7 @@ PAGES = (
     enrol,
     dashboard,
     request_list,
+    emergency,
     requests,
     mail,
     directory,

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from preservation.access import feeds
+from preservation.requests.emergency import open_emergencies
 from preservation.requests.overview import overview
 from preservation.web.keys import CLOCK, DB
 from preservation.web.pages import timeline
@@ -78,6 +79,8 @@ async def _dashboard(
         day_label=lambda at: day(at, zone),
     )
     deadlines = await upcoming(request, ws)
+    # Emergencies not answered yet come first, above everything else (requests/emergency.py).
+    emergencies = await open_emergencies(request.app[DB], unit_id=ws.principal.unit_id)
     counts = seen.counts
     return render(
         request,
@@ -91,6 +94,7 @@ async def _dashboard(
             "deadlines": deadlines.items,
             "deadlines_more": deadlines.next_key is not None,
             "drafts": seen.drafts.rows,
+            "emergencies": emergencies,
             "drafts_more": seen.drafts.more,
             "counts": counts,
             "active_count": sum(counts.get(s, 0) for s in timeline.ACTIVE),

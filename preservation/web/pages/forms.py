@@ -49,6 +49,10 @@ _LABELS = {
     "preservation_days": "preservation days",
     "verified_on": "verified on",
     "unit.email": "the unit's e-mail",
+    "emergency.threat": "the threat",
+    "emergency.why_now": "why it cannot wait",
+    "emergency.data_needed": "data needed",
+    "emergency.callback_phone": "your direct line",
     "unit.phone": "the unit's telephone",
 }
 _ROW = re.compile(r"^identifiers\[(\d+)\](?:\.(\w+))?$")
