@@ -470,7 +470,7 @@ async def run_client(
 
         async def feed_built() -> None:
             feed_n[0] += 1
-            await c.one(f"{info['feed']}?within=P{4000 + feed_n[0]}D", check="BEGIN:VCALENDAR")
+            await c.one(f"{info['feed']}?within=P{3100 + feed_n[0]}D", check="BEGIN:VCALENDAR")
 
         async def pdf() -> None:
             await c.one(f"/api/v1/requests/{rid}/letter?format=pdf", headers=officer, check="%PDF")

@@ -319,7 +319,7 @@ async def import_directory(
     in chunks (``directory.bulk``).
     """
     from preservation.directory.snapshot import attribute_rows
-    from preservation.runtime.offload import offload
+    from preservation.runtime.offload import offload, trim_heap
 
     if kind is None:
         keys, _ = await offload(parse_content, content, fmt)
@@ -335,6 +335,7 @@ async def import_directory(
     report, changes = await offload(
         _plan,
         bulk=True,
+        keep=True,
         content=content,
         fmt=fmt,
         kind=kind,
@@ -346,6 +347,8 @@ async def import_directory(
         return report
     if changes:
         await _write(session, kind, changes, by=by)
+        del changes
+        await trim_heap()
     report.written = True
     return report
 

@@ -145,7 +145,7 @@ async def load_snapshot(session: AsyncSession) -> Snapshot:
     version = await current_version(session)
     providers = await attribute_rows(session, Provider, "slug")
     contacts = await attribute_rows(session, Contact, "id")
-    return await offload(_rows_to_snapshot, version, providers, contacts, bulk=True)
+    return await offload(_rows_to_snapshot, version, providers, contacts, bulk=True, keep=True)
 
 
 class DirectoryCache:
@@ -196,9 +196,13 @@ class DirectoryCache:
         return self._snapshot
 
     async def _build_own(self) -> Snapshot:
+        from preservation.runtime.offload import trim_heap
+
         assert self._open is not None
         async with self._open() as session:
-            return self._install(await load_snapshot(session))
+            snap = self._install(await load_snapshot(session))
+        await trim_heap()  # the rows read and the old snapshot are gone
+        return snap
 
     def _background(self) -> asyncio.Task[Snapshot]:
         task = self._building

@@ -418,7 +418,7 @@ class FeedCache:
     """The latest built feed per unit and variant (the period asked, the links' base), least
     recently used first out, within `max_bytes`."""
 
-    def __init__(self, *, max_bytes: int = 48 * 1024 * 1024, max_items: int = 16) -> None:
+    def __init__(self, *, max_bytes: int = 16 * 1024 * 1024, max_items: int = 16) -> None:
         self._items: OrderedDict[tuple[int, str], tuple[str, Built]] = OrderedDict()
         self._max_bytes = max_bytes
         self._max_items = max_items

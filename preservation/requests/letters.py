@@ -5,7 +5,6 @@ or JSON)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from preservation.access.people import signatory
 from preservation.documents.letter import letter_context, render_letter
 from preservation.domain.regimes import Regime
 from preservation.errors import Conflict
+from preservation.runtime.offload import in_process
 from preservation.storage.models import PreservationRequest, RequestIdentifier, Unit, User
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ EEA = frozenset(
 )
 
 
-def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> dict[str, Any] | None:
+def custodian_entity(
+    provider: dict[str, Any] | None, *, region: str | None
+) -> dict[str, Any] | None:
     """The provider's legal entity for the users of `region` (the requesting unit's country: the
     place the investigated users most likely are), from the directory's entities per region; None
     when the directory names none. Keys tried: the country, "EEA"/"European Region" for a
@@ -59,7 +61,9 @@ def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> 
         keys += ["EEA", "European Region", "EU"]
     keys += ["default"]
     entities = [
-        e if isinstance(e, dict) else {k: getattr(e, k, None) for k in ("region", "name", "address")}
+        e
+        if isinstance(e, dict)
+        else {k: getattr(e, k, None) for k in ("region", "name", "address")}
         for e in provider.get("entities") or []
     ]
     for key in keys:
@@ -172,9 +176,8 @@ async def letter_parts(
     context = await letter_context_for(session, req, regimes=regimes, now=now, recipient=recipient)
     text = render_letter(context, fmt="text", lang=req.lang).decode("utf-8")
     try:
-        pdf: bytes | None = await asyncio.to_thread(
-            render_letter, context, fmt="pdf", lang=req.lang
-        )
+        # In the worker process, as the letter pages render it (runtime/offload.py).
+        pdf: bytes | None = await in_process(render_letter, context, fmt="pdf", lang=req.lang)
     except Exception:  # noqa: BLE001 - a missing font must not stop an urgent request
         log.exception("PDF letter failed", extra={"action": "dispatch.pdf_failed"})
         pdf = None

@@ -25,7 +25,7 @@ from preservation.requests.schemas import (
     RoutePublic,
 )
 from preservation.runtime.context import Context
-from preservation.runtime.offload import offload
+from preservation.runtime.offload import in_process
 from preservation.storage.db import Database
 from preservation.storage.models import (
     OutboxMessage,
@@ -37,7 +37,7 @@ from preservation.storage.models import (
 )
 
 MAX_ID = 2**63 - 1
-#: Formats rendered in a worker thread (runtime/offload.py), not on the event loop.
+#: Formats rendered in the worker process (runtime/offload.py), not on the event loop.
 HEAVY_FORMATS = frozenset({"pdf", "docx"})
 
 
@@ -351,8 +351,9 @@ async def render_request_letter(
     if lang is not None and fmt != "json":
         check_lang(lang, field="query.lang")
     if fmt in HEAVY_FORMATS:
-        # A PDF takes 0.1-0.8 s of CPU: in a worker thread, so the node keeps answering.
-        body = await offload(render_letter, context, fmt=fmt, lang=lang or req.lang)
+        # A PDF takes 0.1-0.8 s of CPU and its library 60 MB: in the worker process, so the
+        # node keeps answering (runtime/offload.py).
+        body = await in_process(render_letter, context, fmt=fmt, lang=lang or req.lang)
     else:
         body = render_letter(context, fmt=fmt, lang=lang or req.lang)
     return body, CONTENT_TYPES[fmt]

@@ -130,12 +130,12 @@ async def test_bulk_jobs_hold_off_the_collector_and_restore_it() -> None:
         gc.enable()
 
 
-async def test_a_pdf_letter_renders_off_the_loop(
+async def test_a_pdf_letter_renders_in_the_worker_process(
     client, tokens, clock, settings, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
-    from preservation.documents import letter
+    from preservation.requests import view
     from preservation.storage.models import Unit, User
     from preservation.web.keys import DB
     from tests.conftest import auth
@@ -155,14 +155,14 @@ async def test_a_pdf_letter_renders_off_the_loop(
         status="sent",
         sent_at=clock.now(),
     )
-    threads: dict[str, str] = {}
-    real = letter.render_letter
+    rendered: list[str] = []
+    real = view.in_process
 
-    def spy(context, *, fmt, lang):  # type: ignore[no-untyped-def]
-        threads[fmt] = threading.current_thread().name
-        return real(context, fmt=fmt, lang=lang)
+    async def spy(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rendered.append(kwargs["fmt"])
+        return await real(fn, *args, **kwargs)
 
-    monkeypatch.setattr(letter, "render_letter", spy)
+    monkeypatch.setattr(view, "in_process", spy)
     for fmt in ("pdf", "text"):
         resp = await client.get(
             f"/api/v1/requests/{rid}/letter",
@@ -170,5 +170,28 @@ async def test_a_pdf_letter_renders_off_the_loop(
             headers=auth(tokens["officer"]),
         )
         assert resp.status in (200, 503), await resp.text()  # 503: no font on this host
-    assert threads["pdf"].startswith("preservation-cpu")
-    assert threads["text"] == threading.current_thread().name  # cheap: on the loop
+        if fmt == "pdf" and resp.status == 200:
+            assert (await resp.read()).startswith(b"%PDF")
+    assert rendered == ["pdf"]  # the text letter is cheap: on the loop
+
+
+def _raises(kind: str) -> None:
+    from preservation.errors import InvalidInput, Unavailable
+
+    if kind == "invalid":
+        raise InvalidInput("query.lang", "no letter template in 'xx'")
+    raise Unavailable("the PDF letter needs the font DejaVuSans.ttf")
+
+
+async def test_the_worker_process_is_another_process_and_its_errors_come_back() -> None:
+    import os
+
+    from preservation.errors import InvalidInput, Unavailable
+    from preservation.runtime.offload import in_process
+
+    assert await in_process(os.getpid) != os.getpid()
+    with pytest.raises(InvalidInput) as invalid:
+        await in_process(_raises, "invalid")
+    assert invalid.value.errors[0].field == "query.lang" and invalid.value.status == 422
+    with pytest.raises(Unavailable, match="DejaVuSans"):
+        await in_process(_raises, "unavailable")
