@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from preservation.cli.ops import backup_sqlite
 from preservation.storage.db import Database, upgrade
-from preservation.storage.files import write_private
 
 
 def mode(path: Path) -> int:
@@ -67,6 +66,8 @@ async def test_an_existing_readable_database_is_narrowed(tmp_path) -> None:  # t
 
 
 async def test_backups_and_exports_are_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from preservation.storage.files import write_private
+
     source = tmp_path / "p.db"
     await _write(f"sqlite+aiosqlite:///{source}")
     backup_sqlite(source, tmp_path / "copy.db")

@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from preservation.dispatch import outbound
 from preservation.settings import load_settings
 from preservation.storage.models import ApiToken, AuditEvent, PreservationRequest, Unit
 from preservation.web.keys import DB
@@ -145,6 +144,8 @@ async def test_webhook_url_to_an_internal_host_is_refused(client, tokens, url) -
 async def test_webhook_url_resolving_to_an_internal_host_is_refused(  # type: ignore[no-untyped-def]
     client, tokens, monkeypatch
 ) -> None:
+    from preservation.dispatch import outbound
+
     async def resolve(host: str, port: int) -> list[str]:
         return {"rebind.example.com": ["93.184.215.14", "10.1.2.3"]}.get(host, ["93.184.215.15"])
 

@@ -17,7 +17,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from preservation.access.auth import create_token
 from preservation.settings import load_settings
 from preservation.web.keys import DB
-from preservation.web.timeouts import server_options
 from tests.conftest import assert_problem, auth
 
 LIMIT_SECONDS = 5.0
@@ -26,6 +25,7 @@ LIMIT_SECONDS = 5.0
 @contextlib.asynccontextmanager
 async def served(settings: Any, clock: Any, **over: Any) -> AsyncIterator[tuple[TestClient, str]]:
     from preservation.web.app import create_app
+    from preservation.web.timeouts import server_options
 
     tuned = load_settings(environ={}, database_url=settings.database_url, load_demo=False, **over)
     app = create_app(tuned, clock=clock, migrate=False, scheduler=False)
