@@ -33,8 +33,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from preservation.reminders.text import when
-from preservation.requests.reminder_plan import ALERT_LAPSED, LAPSABLE, is_plan_kind
+from preservation.reminders.text import zone
+from preservation.requests.reminder_plan import ALERT_LAPSED, WITH_DEADLINES, is_plan_kind
 from preservation.storage.models import PreservationRequest, Reminder, Unit
 from preservation.storage.partial import OPEN_REMINDER_STATUSES, status_in
 
@@ -54,6 +54,7 @@ TITLES = {
     "ack_missing": "No acknowledgement yet",
     "extension_lead": "Last day to ask for an extension",
     "mla_followup": "Follow up the MLA request",
+    "emergency_followup": "EMERGENCY: no answer yet, call",
 }
 ADVICE = {
     "expiry": "Send the formal MLA request or an extension before then, and record it.",
@@ -62,6 +63,8 @@ ADVICE = {
     "extension_lead": "Ask the provider for an extension by then (its own lead time).",
     "mla_followup": "The data are held until the decision on the MLA request: ask the"
     " requested State how it stands.",
+    "emergency_followup": "An emergency disclosure request has no answer yet: call the number"
+    " on its record now, and record the answer when it comes.",
 }
 
 
@@ -186,7 +189,7 @@ async def events(
             Reminder.unit_id == unit_id,
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at >= since,
-            status_in(R.status, LAPSABLE),
+            status_in(R.status, WITH_DEADLINES),
             kinds,
             ~Reminder.kind.startswith("expiry_minus_"),
         )
@@ -199,7 +202,7 @@ async def events(
             Reminder.status == "delivered",
             Reminder.due_at >= since,
             Reminder.due_at <= now,
-            R.status.in_((*LAPSABLE, "lapsed")),
+            R.status.in_((*WITH_DEADLINES, "lapsed")),
             kinds,
             ~Reminder.kind.startswith("expiry_minus_"),
         )
@@ -249,7 +252,7 @@ async def _count_left(
             Reminder.unit_id == unit_id,
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at >= since,
-            status_in(R.status, LAPSABLE),
+            status_in(R.status, WITH_DEADLINES),
             ~Reminder.kind.startswith("expiry_minus_"),
             Reminder.kind != ALERT_LAPSED,
         )
@@ -293,7 +296,31 @@ def _fold(line: str) -> str:
 
 
 def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    a = at.astimezone(UTC)
+    return f"{a.year:04d}{a.month:02d}{a.day:02d}T{a.hour:02d}{a.minute:02d}{a.second:02d}Z"
+
+
+class _When:
+    """`reminders.text.when` for many instants in one zone (the zone looked up once; an f-string
+    instead of strftime: a feed formats thousands of them)."""
+
+    def __init__(self, zone_name: str) -> None:
+        self.tz = zone(zone_name)
+
+    def __call__(self, at: datetime | None) -> str:
+        if at is None:
+            return "(no fixed date)"
+        local = at.astimezone(self.tz)
+        off = local.utcoffset() or timedelta(0)
+        minutes = int(off.total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        u = at.astimezone(UTC)
+        return (
+            f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:"
+            f"{local.minute:02d} {local.tzname()} (UTC{offset}), {u.year:04d}-{u.month:02d}-"
+            f"{u.day:02d} {u.hour:02d}:{u.minute:02d} UTC"
+        )
 
 
 def _uid(ev: FeedEvent) -> str:
@@ -302,6 +329,8 @@ def _uid(ev: FeedEvent) -> str:
         return f"{ev.reference}@{UID_DOMAIN}"
     if ev.kind == "mla_followup":
         return f"{ev.reference}-{ev.kind}-{ev.due_at:%Y%m%d}@{UID_DOMAIN}"
+    if ev.kind == "emergency_followup":  # hours apart: one event each
+        return f"{ev.reference}-{ev.kind}-{ev.due_at:%Y%m%dT%H%M}@{UID_DOMAIN}"
     return f"{ev.reference}-{ev.kind}@{UID_DOMAIN}"
 
 
@@ -338,6 +367,7 @@ def render(
         + "\r\nEND:VALARM\r\n"
         for d in [*alarms, 0]
     )
+    when = _When(unit_zone)
     for ev in items:
         title = TITLES.get(ev.kind, ev.kind.replace("_", " ").capitalize())
         link = f"{base_url}/requests/{ev.request_id}"
@@ -345,10 +375,10 @@ def render(
             f"Preservation request {ev.reference}"
             + (f" (case {ev.case_reference})" if ev.case_reference else "")
             + f", status {ev.request_status}.",
-            f"{title}: {when(ev.due_at, unit_zone)}.",
+            f"{title}: {when(ev.due_at)}.",
         ]
         if ev.kind != "expiry" and ev.expires_at is not None:
-            lines.append(f"Preservation expires {when(ev.expires_at, unit_zone)}.")
+            lines.append(f"Preservation expires {when(ev.expires_at)}.")
         lines.append(ADVICE.get(ev.kind, ""))
         if ev.kind == "expiry" and ev.expiry_rule:
             lines.append(f"Rule: {ev.expiry_rule}")
@@ -408,7 +438,7 @@ def build(items: Sequence[FeedEvent], *, left_out: int, **kwargs: Any) -> Built:
     body = render(items, left_out=left_out, **kwargs)
     return Built(
         body=body,
-        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        gzipped=gzip.compress(body, compresslevel=4, mtime=0),
         events=len(items),
         left_out=left_out,
     )
