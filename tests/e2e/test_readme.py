@@ -58,9 +58,13 @@ def test_a_fresh_clone_following_the_readme_sends_a_request(tmp_path: Path) -> N
 
     web, smtp = free_port(), free_port()
     script = "set -euo pipefail\n" + "\n".join(steps)
-    script = script.replace("127.0.0.1:8080", f"127.0.0.1:{web}").replace(
-        "127.0.0.1:8025", f"127.0.0.1:{smtp}"
-    )
+    for old, new in (
+        ("127.0.0.1:8080", f"127.0.0.1:{web}"),
+        ("127.0.0.1:8025", f"127.0.0.1:{smtp}"),
+        ("PRESERVATION_SMTP_PORT=8025", f"PRESERVATION_SMTP_PORT={smtp}"),
+    ):
+        assert old in script, old
+        script = script.replace(old, new)
     # serve listens on the README's default port unless told: the free one, as any reader may.
     script = f"export PRESERVATION_PORT={web}\n" + script
     env = clean_env()
@@ -74,7 +78,7 @@ def test_a_fresh_clone_following_the_readme_sends_a_request(tmp_path: Path) -> N
         start_new_session=True,
     )
     try:
-        out, _ = proc.communicate(timeout=240)
+        out, _ = proc.communicate(timeout=150)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
