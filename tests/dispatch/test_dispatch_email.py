@@ -305,9 +305,10 @@ async def test_many_recipients_of_one_request_are_recorded_concurrently(  # type
 async def test_the_letter_sent_is_the_letter_on_record(
     db, settings, clock, sink, smtp_port
 ) -> None:  # type: ignore[no-untyped-def]
-    """One builder (requests/letters.py): the text the provider and the point of contact receive
-    is the letter the unit reads on the request's record at that moment. (Once sent, the record's
-    letter also states the expiry computed from the sending.)"""
+    """One builder (requests/letters.py): the text each recipient receives is the letter the unit
+    reads on the request's record for that recipient at that moment (each recipient has its own
+    letter: the point of contact in copy gets one addressed to it). Once sent, the record's letter
+    also states the deadline computed from the sending."""
     from preservation.access.auth import Principal
     from preservation.requests.view import render_request_letter
     from preservation.runtime.context import Context
@@ -318,19 +319,30 @@ async def test_the_letter_sent_is_the_letter_on_record(
     )
     ctx = Context(settings=settings, clock=clock, regimes=regimes_for(settings))
 
-    async def on_record() -> str:
+    async def on_record(recipient_id: int) -> str:
         body, _ = await render_request_letter(
-            db, ctx=ctx, principal=principal, request_id=made.request_id, fmt="text", lang=None
+            db,
+            ctx=ctx,
+            principal=principal,
+            request_id=made.request_id,
+            fmt="text",
+            lang=None,
+            recipient_id=recipient_id,
         )
         return body.decode("utf-8").strip()
 
-    before = await on_record()
+    before = {rid: await on_record(rid) for rid in made.outbox_ids}
+    provider_letter, poc_letter = before.values()
+    assert provider_letter != poc_letter  # each addressed to its recipient
+    assert "\nTo: National 24/7 Point of Contact" in poc_letter and "Copy:" not in poc_letter
     dispatcher = dispatcher_for(settings, clock, db, smtp_port)
     assert await dispatcher.sweep() == 2
     assert len(sink.accepted) == 2
-    for mail in sink.accepted:
-        sent = mail.get_body(preferencelist=("plain",)).get_content()
-        assert sent.replace("\r\n", "\n").strip() == before
-    after = await on_record()
-    assert "By our computation the preservation ends on" in after
-    assert "By our computation" not in before
+    sent = {
+        mail.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n").strip()
+        for mail in sink.accepted
+    }
+    assert sent == set(before.values())
+    after = await on_record(made.outbox_ids[0])
+    assert "We will act before" in after
+    assert "We will act before" not in provider_letter

@@ -199,6 +199,14 @@ async def test_mla_under_a_holding_regime_replaces_expiry_with_followups(db, ctx
         await reminders.replan(s, req, ctx=ctx)
     async with db.read() as s:
         req = await s.get(PreservationRequest, rid)
+    # Art. 29(7): sending the MLA request changes nothing until its receipt is confirmed.
+    assert req.expires_at == T0 + 60 * DAY and req.held_until_decision is False
+    async with db.write() as s:
+        req = await s.get(PreservationRequest, rid)
+        req.mla_received_at = clock.now()
+        await reminders.replan(s, req, ctx=ctx)
+    async with db.read() as s:
+        req = await s.get(PreservationRequest, rid)
     assert req.expires_at is None and req.held_until_decision is True
     rows = by_kind(await reminder_rows(db, rid))
     assert {r.status for r in rows["expiry"]} == {"cancelled"}

@@ -26,7 +26,8 @@ async def test_a_supervisor_fills_in_the_profile(client, tokens) -> None:  # typ
     text = await page(client, "/unit")
     assert 'id="unit-form"' in text
     ids = re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', text)
-    assert len(ids) == 8 and set(ids) <= set(re.findall(r'<label for="([^"]+)"', text))
+    assert len(ids) == 9 and "country" in ids  # the requesting State too
+    assert set(ids) <= set(re.findall(r'<label for="([^"]+)"', text))
     csrf = CSRF.search(text)[1]
     form = {
         "csrf": csrf,
