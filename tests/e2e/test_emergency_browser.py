@@ -149,5 +149,15 @@ def test_an_emergency_is_sent_called_and_listed_first(browser, served) -> None: 
     shot(page, "23-emergency-follow-up-draft")
     page.goto(record_url)
     assert "Followed by the preservation request" in page.locator("#emergency").inner_text()
+
+    # The provider answers: recorded, the emergency leaves the top of the dashboard.
+    assert page.get_by_role("heading", name="Record the provider's answer").is_visible()
+    page.get_by_label("Provider's reference").fill("EDR-2026-42")
+    page.get_by_role("button", name="Record acknowledgement").click()
+    page.wait_for_url("**?done=acknowledge")
+    assert page.locator(".call-now").count() == 0
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(server.url + "/")
+    assert page.locator("#emergencies").count() == 0
     assert page.console_errors == [], page.console_errors  # type: ignore[attr-defined]
     page.context.close()

@@ -292,6 +292,11 @@ async def test_follow_ups_fall_due_in_hours_and_escalate(client, ready, settings
     ]
     resp = await client.get("/api/v1/deadlines?within=PT5H", headers=auth(ready["officer"]))
     assert [i["kind"] for i in (await resp.json())["items"]] == ["emergency_followup"] * 2
+    # The calendar feed: one event for each follow-up.
+    resp = await client.get("/api/v1/deadlines.ics", headers=auth(ready["officer"]))
+    ics = (await resp.text()).replace("\r\n ", "")
+    uids = re.findall(r"UID:(PR-[^\r\n]*emergency_followup[^\r\n]*)", ics)
+    assert len(uids) == 2 and len(set(uids)) == 2, ics
 
     with SmtpSink(clock=clock) as sink:
         ctx = context(settings, clock, smtp_port=sink.port, smtp_host="127.0.0.1")
