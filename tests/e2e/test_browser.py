@@ -97,6 +97,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
                 "authority": "Cybercrime Unit, State Police",
                 "email": "cyber-unit@police.example",
                 "phone": "+49 30 12345678",
+                "country": "DE",
                 "timezone": "Europe/Berlin",
             },
         )
@@ -197,7 +198,11 @@ def test_officer_flow(browser, served) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Why the data are relevant").fill(
         "The subscriber data and logins identify the sender of the phishing e-mails."
     )
-    page.get_by_label("Legal regime").select_option("us-2703f")
+    page.get_by_label("Why the data must be preserved now").fill(
+        "Google deletes the data of closed accounts; the suspect may close the account."
+    )
+    # The instrument is chosen by the service from the route and the unit's country.
+    assert page.get_by_label("Legal instrument").input_value() == ""
     page.get_by_label("Provider", exact=True).fill("google")
     page.get_by_label("Urgent").check()
     page.get_by_label("Reason for urgency").fill("The account may be deleted tonight.")
