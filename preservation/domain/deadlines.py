@@ -424,6 +424,8 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
     Reminders are the whole plan, past ones included (except those that would fall before the
     request was sent): the caller keeps the keys it has delivered and asks `due_reminders`."""
     if inp.regime.emergency:
+        from preservation.domain.emergency import plan_emergency
+
         return plan_emergency(inp)
     ev, st, regime, provider = inp.events, inp.settings, inp.regime, inp.provider
     ex = _expiry(inp)
