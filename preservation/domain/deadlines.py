@@ -480,45 +480,6 @@ def plan_deadlines(inp: DeadlineInput) -> DeadlinePlan:
     )
 
 
-#: The states in which an emergency request still waits for the provider's answer (recorded
-#: with `acknowledge`, or the request closed).
-UNANSWERED = frozenset({Status.QUEUED, Status.SENT})
-
-
-def plan_emergency(inp: DeadlineInput) -> DeadlinePlan:
-    """The plan of an emergency disclosure request: no preservation period and no expiry; a
-    follow-up `emergency_followup_hours` after submission (sending when the submission is not
-    known) while no answer is recorded. Answered (acknowledged) or closed: no reminders."""
-    ev, hours = inp.events, inp.settings.emergency_followup_hours
-    start = ev.submitted_at or ev.sent_at
-    label = ", ".join(f"{h} h" for h in hours)
-    rule = f"{inp.regime.key}: an emergency disclosure request: no preservation period"
-    if start is None:
-        return DeadlinePlan(
-            expires_at=None,
-            expiry_rule=f"{rule}; follow-ups ({label}) count from its submission",
-            held_until_decision=False,
-            reminders=(),
-        )
-    if ev.status not in UNANSWERED:
-        return DeadlinePlan(
-            expires_at=None,
-            expiry_rule=f"{rule}; {ev.status}: no follow-up",
-            held_until_decision=False,
-            reminders=(),
-        )
-    reminders = tuple(_reminder(EMERGENCY_FOLLOWUP, start + timedelta(hours=h)) for h in hours)
-    return DeadlinePlan(
-        expires_at=None,
-        expiry_rule=(
-            f"{rule}; submitted {_fmt(start)}: follow-ups {label} after it until the answer is"
-            " recorded, each to the unit's supervisors and alert addresses"
-        ),
-        held_until_decision=False,
-        reminders=reminders,
-    )
-
-
 def check_can_extend(inp: DeadlineInput, now: datetime) -> tuple[str, ...]:
     """Conflict if an extension cannot be asked now; otherwise warnings (possibly none).
 
