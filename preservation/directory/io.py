@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, ContactCreate
 from preservation.directory.changes import Author, contact_state, provider_state
-from preservation.directory.snapshot import bump_version
+from preservation.directory.snapshot import bump_version, decode_json
 from preservation.domain.spreadsheet import csv_text, restore_cell
 from preservation.errors import FieldError, InvalidInput
 from providers.models import Provider, ProviderCreate
@@ -379,6 +379,7 @@ def _plan(
     report = ImportReport(kind=kind, dry_run=dry_run, rows=len(rows))
     valid = list(_validate(kind, fmt, rows, report.errors, progress))
     table = Provider if kind == "providers" else Contact
+    decode_json(table, existing)
     stored = {_key(kind, SimpleNamespace(**r)): r for r in existing}
 
     # Repeated keys in the file: the first one counts, the others are errors.

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -228,8 +228,32 @@ async def domain_owners(session: AsyncSession) -> dict[str, str]:
     return owners
 
 
+async def domain_holders(session: AsyncSession, domains: list[str]) -> dict[str, str]:
+    """Which providers list any of `domains` (domain -> slug). The JSON lists are searched by
+    the database (json_each / json_array_elements_text): reading every provider's domains into
+    Python took 150 ms of the event loop per change in a directory of 10,000."""
+    if not domains:
+        return {}
+    if session.bind.dialect.name == "postgresql":
+        sql = (
+            "SELECT p.slug, d.value FROM provider AS p,"
+            " json_array_elements_text(p.domains) AS d(value) WHERE d.value IN :domains"
+            " ORDER BY p.slug"
+        )
+    else:
+        sql = (
+            "SELECT p.slug, d.value FROM provider AS p, json_each(p.domains) AS d"
+            " WHERE d.value IN :domains ORDER BY p.slug"
+        )
+    statement = text(sql).bindparams(bindparam("domains", expanding=True))
+    owners: dict[str, str] = {}
+    for slug, domain in await session.execute(statement, {"domains": list(domains)}):
+        owners.setdefault(domain, slug)
+    return owners
+
+
 async def _check_domains(session: AsyncSession, data: ProviderCreate) -> None:
-    owners = await domain_owners(session)
+    owners = await domain_holders(session, list(data.domains))
     taken = [(d, owners[d]) for d in data.domains if owners.get(d, data.slug) != data.slug]
     if taken:
         listed = ", ".join(f"{d} ({slug})" for d, slug in taken)

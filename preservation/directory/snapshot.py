@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import JSON, Text, select, type_coerce
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,24 +118,49 @@ def _rows_to_snapshot(
 ) -> Snapshot:
     """The snapshot of rows read as plain values (run in a worker thread: building the objects
     and the indexes of 10,000 providers takes the better part of a second)."""
-    providers = [Provider(**row) for row in provider_rows]
-    contacts = [Contact(**row) for row in contact_rows]
+    providers = [Provider(**row) for row in decode_json(Provider, provider_rows)]
+    contacts = [Contact(**row) for row in decode_json(Contact, contact_rows)]
     return Snapshot.build(version, providers, contacts)
 
 
 #: Rows read per round trip while a snapshot is loaded (the loop serves others in between).
-_PARTITION = 500
+_PARTITION = 200
+
+
+def _json_keys(model: Any) -> list[str]:
+    return [
+        attr.key
+        for attr in sa_inspect(model).column_attrs
+        if isinstance(attr.columns[0].type, JSON)
+    ]
 
 
 async def attribute_rows(session: AsyncSession, model: Any, order: str) -> list[dict[str, Any]]:
-    """Every row of `model` as {attribute: value}, read in slices (plain rows: the objects are
-    made in the worker thread)."""
-    columns = [attr.columns[0].label(attr.key) for attr in sa_inspect(model).column_attrs]
+    """Every row of `model` as {attribute: value}, read in slices, with its JSON columns still
+    JSON text: the loop only hands rows over; `decode_json` (in the worker thread) parses them."""
+    json_keys = set(_json_keys(model))
+    columns = [
+        (type_coerce(attr.columns[0], Text) if attr.key in json_keys else attr.columns[0]).label(
+            attr.key
+        )
+        for attr in sa_inspect(model).column_attrs
+    ]
     result = await session.stream(select(*columns).order_by(getattr(model, order)))
     out: list[dict[str, Any]] = []
     async for part in result.partitions(_PARTITION):
         out.extend(dict(row._mapping) for row in part)
     return out
+
+
+def decode_json(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`attribute_rows`' rows with their JSON columns parsed (in place; returns them)."""
+    keys = _json_keys(model)
+    for row in rows:
+        for key in keys:
+            value = row.get(key)
+            if isinstance(value, str):
+                row[key] = json.loads(value)
+    return rows
 
 
 async def load_snapshot(session: AsyncSession) -> Snapshot:
