@@ -121,10 +121,12 @@ def lookup(
     copy_to_poc: bool,
     today: date,
     max_age_days: int,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """What the directory snapshot says about ``identifier`` (no I/O), as JSON-ready data in
     the shape of ``LookupResult``: 422 naming ``identifier`` (or ``platform``) when it cannot
-    be read as the given or detected type."""
+    be read as the given or detected type. ``region`` (the unit's country) reads a national
+    phone number ("0151 12345678") as one of that country."""
     from preservation.domain import identifiers
 
     if not identifier.strip():
@@ -136,7 +138,7 @@ def lookup(
             kind = "account"
         else:
             value, plat = identifier, platform
-            detected = identifiers.detect_type(identifier)
+            detected = identifiers.detect_type(identifier, region=region)
             if detected is None:
                 raise InvalidInput(
                     "identifier",
@@ -154,8 +156,10 @@ def lookup(
             "an account needs its platform: platform=instagram, or identifier=instagram:handle",
         )
     normalized = identifiers.normalize(
-        identifiers.IdentifierType(kind), value, field="identifier", platform=plat
+        identifiers.IdentifierType(kind), value, field="identifier", platform=plat, region=region
     )
+    if kind == "crypto":
+        plat = identifiers.crypto_chain(normalized)  # the chain travels as the platform
 
     provider: Provider | None = None
     country: str | None = None

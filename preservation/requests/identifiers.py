@@ -32,9 +32,15 @@ def local_public(instant: Any) -> dict[str, Any]:
 
 
 def parse_identifiers(
-    items: Sequence[IdentifierIn], *, ctx: Context, now: datetime, field: str = "identifiers"
+    items: Sequence[IdentifierIn],
+    *,
+    ctx: Context,
+    now: datetime,
+    field: str = "identifiers",
+    region: str | None = None,
 ) -> list[Any]:
-    """Check every identifier; one InvalidInput naming every invalid field of every identifier."""
+    """Check every identifier; one InvalidInput naming every invalid field of every identifier.
+    `region` (the unit's country) reads national phone numbers as that country's."""
     if len(items) > ctx.settings.max_identifiers:
         raise InvalidInput(field, f"at most {ctx.settings.max_identifiers} identifiers per request")
     # Imported here: the identifiers module is a pure leaf, loaded on first use.
@@ -44,7 +50,7 @@ def parse_identifiers(
     errors: list[FieldError] = []
     for index, item in enumerate(items):
         try:
-            parsed.append(check_identifier(item.raw(), index=index, now=now))
+            parsed.append(check_identifier(item.raw(), index=index, now=now, region=region))
         except InvalidInput as exc:
             errors.extend(exc.errors)
     if errors:

@@ -186,7 +186,10 @@ async def test_export_import_round_trip(db: Database, tmp_path: Path, fmt: str, 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    return clean_env(PRESERVATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    env = clean_env(PRESERVATION_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    # Only `db upgrade` (and serve) create a database; the other commands need one.
+    assert run_cli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    return env
 
 
 @pytest.mark.e2e

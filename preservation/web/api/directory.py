@@ -53,22 +53,32 @@ class UnitSettings:
     ) -> None:
         self._recheck = recheck_seconds
         self._monotonic = monotonic
-        self._seen: dict[int, tuple[bool, float]] = {}
+        self._seen: dict[int, tuple[bool, str | None, float]] = {}
 
-    async def copy_to_poc(self, db: Database, unit_id: int) -> bool:
+    async def _read(self, db: Database, unit_id: int) -> tuple[bool, str | None, float]:
         now = self._monotonic()
         seen = self._seen.get(unit_id)
-        if seen is not None and now - seen[1] < self._recheck:
-            return seen[0]
+        if seen is not None and now - seen[2] < self._recheck:
+            return seen
         async with db.read() as session:
-            value = (
-                await session.execute(select(Unit.copy_to_poc).where(Unit.id == unit_id))
-            ).scalar()
-        value = True if value is None else bool(value)
+            row = (
+                await session.execute(
+                    select(Unit.copy_to_poc, Unit.country).where(Unit.id == unit_id)
+                )
+            ).first()
+        value = True if row is None or row[0] is None else bool(row[0])
+        country = row[1] if row is not None else None
         if len(self._seen) > 10_000:
             self._seen.clear()
-        self._seen[unit_id] = (value, now)
-        return value
+        self._seen[unit_id] = (value, country, now)
+        return self._seen[unit_id]
+
+    async def copy_to_poc(self, db: Database, unit_id: int) -> bool:
+        return (await self._read(db, unit_id))[0]
+
+    async def country(self, db: Database, unit_id: int) -> str | None:
+        """The unit's State: national phone numbers in a look-up are read as its own."""
+        return (await self._read(db, unit_id))[1]
 
     def clear(self) -> None:
         self._seen.clear()
@@ -306,6 +316,7 @@ async def lookup_identifier(call: Call) -> dict[str, Any]:
         copy_to_poc=copy_to_poc,
         today=_today(call),
         max_age_days=_age(call),
+        region=await app[UNIT_SETTINGS].country(app[DB], call.principal.unit_id),
     )
 
 

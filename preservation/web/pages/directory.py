@@ -57,6 +57,7 @@ async def lookup_for(
     copy_to_poc = (
         await app[UNIT_SETTINGS].copy_to_poc(app[DB], unit_id) if UNIT_SETTINGS in app else True
     )
+    region = await app[UNIT_SETTINGS].country(app[DB], unit_id) if UNIT_SETTINGS in app else None
     return lookup(
         snap,
         identifier=identifier,
@@ -65,6 +66,7 @@ async def lookup_for(
         copy_to_poc=copy_to_poc,
         today=_today(request),
         max_age_days=app[SETTINGS].staleness_days,
+        region=region,
     )
 
 
