@@ -79,7 +79,17 @@ def test_an_installed_wheel_finds_its_config(tmp_path: Path) -> None:
     cli = venv / "bin" / "preservation"
     for args in (
         ["db", "upgrade"],
-        ["token", "create", "--create-unit", "--unit", "Installed", "--role", "officer", "--user", "ann"],
+        [
+            "token",
+            "create",
+            "--create-unit",
+            "--unit",
+            "Installed",
+            "--role",
+            "officer",
+            "--user",
+            "ann",
+        ],
     ):
         done = subprocess.run(
             [str(cli), *args], cwd=elsewhere, env={**env, "PRESERVATION_DATABASE_URL": db},

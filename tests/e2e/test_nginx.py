@@ -336,7 +336,16 @@ def test_two_nodes_behind_nginx_survive_a_rolling_stop(tmp_path: Path) -> None:
         tokens = {}
         for role in ("officer", "supervisor"):
             made = run_cli(
-                "token", "create", "--create-unit", "--unit", "E2E", "--role", role, "--json", env=env, cwd=tmp_path
+                "token",
+                "create",
+                "--create-unit",
+                "--unit",
+                "E2E",
+                "--role",
+                role,
+                "--json",
+                env=env,
+                cwd=tmp_path,
             )
             assert made.returncode == 0, made.stderr
             tokens[role] = json.loads(made.stdout)["token"]

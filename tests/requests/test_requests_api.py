@@ -608,9 +608,54 @@ def test_cli_request_new_show_list(database_url, tmp_path, monkeypatch, capsys) 
 
     monkeypatch.setenv("PRESERVATION_DATABASE_URL", database_url)
     monkeypatch.setenv("PRESERVATION_LOAD_DEMO", "false")
-    assert main(["token", "create", "--create-unit", "--unit", "alpha", "--role", "officer", "--user", "ann"]) == 0
-    assert main(["token", "create", "--create-unit", "--unit", "beta", "--role", "officer", "--user", "bob"]) == 0
-    assert main(["token", "create", "--create-unit", "--unit", "alpha", "--role", "admin", "--user", "root"]) == 0
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--create-unit",
+                "--unit",
+                "alpha",
+                "--role",
+                "officer",
+                "--user",
+                "ann",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--create-unit",
+                "--unit",
+                "beta",
+                "--role",
+                "officer",
+                "--user",
+                "bob",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--create-unit",
+                "--unit",
+                "alpha",
+                "--role",
+                "admin",
+                "--user",
+                "root",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     draft = body(submit=False, provider=None, identifiers=BODY["identifiers"][2:])
     path = tmp_path / "request.json"

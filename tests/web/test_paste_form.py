@@ -89,8 +89,9 @@ async def test_nothing_found_and_no_text(client: Any, ready: dict[str, str]) -> 
 
 
 async def test_a_row_on_detect_takes_the_type_of_its_value(
-    client: Any, ready: dict[str, str]
-) -> None:  # noqa: F811
+    client: Any,
+    ready: dict[str, str],  # noqa: F811
+) -> None:
     await sign_in(client, ready["officer"])
     csrf = await csrf_of(client)
     form = request_form(

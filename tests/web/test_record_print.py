@@ -9,8 +9,9 @@ from tests.web.test_pages import api_create, csrf_of, page, ready, sign_in  # no
 
 
 async def test_identifiers_first_and_outcome_when_closed(
-    client: Any, ready: dict[str, str]
-) -> None:  # noqa: F811
+    client: Any,
+    ready: dict[str, str],  # noqa: F811
+) -> None:
     created = await api_create(client, ready["officer"])
     await sign_in(client, ready["officer"])
     text = await page(client, f"/requests/{created['id']}")

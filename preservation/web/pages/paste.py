@@ -49,8 +49,7 @@ async def read_paste(request: web.Request, ws: Any, data: Any) -> dict[str, Any]
         return out
     out["total"] = len(items)
     out["items"] = [
-        {**item, "token": json.dumps(row_of(item), separators=(",", ":"))}
-        for item in items[:SHOWN]
+        {**item, "token": json.dumps(row_of(item), separators=(",", ":"))} for item in items[:SHOWN]
     ]
     return out
 
