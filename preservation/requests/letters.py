@@ -18,6 +18,7 @@ from preservation.domain.regimes import Regime
 from preservation.errors import Conflict
 from preservation.runtime.offload import in_process
 from preservation.storage.models import PreservationRequest, RequestIdentifier, Unit, User
+from providers.entities import custodian
 
 log = logging.getLogger(__name__)
 
@@ -40,45 +41,18 @@ async def provider_view(session: AsyncSession, slug: str | None) -> dict[str, An
     }
 
 
-#: The European Economic Area (EU Member States, Iceland, Liechtenstein, Norway): providers name
-#: their entity for users there "EEA" or "European Region".
-EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
-)
-
-
-def custodian_entity(
-    provider: dict[str, Any] | None, *, region: str | None
-) -> dict[str, Any] | None:
-    """The provider's legal entity for the users of `region` (the requesting unit's country: the
-    place the investigated users most likely are), from the directory's entities per region; None
-    when the directory names none. Keys tried: the country, "EEA"/"European Region" for a
-    country in the EEA, then "default"."""
+def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> dict[str, Any] | None:
+    """The provider's legal entity for `region` (the requesting unit's country: where the users
+    investigated most likely are) as the letter prints it; None when the directory names none
+    (providers/entities.py: the country's entity, the European one for the EEA, the default)."""
     if not provider:
         return None
-    keys = [region] if region else []
-    if region in EEA:
-        keys += ["EEA", "European Region", "EU"]
-    keys += ["default"]
-    entities = [
-        e
-        if isinstance(e, dict)
-        else {k: getattr(e, k, None) for k in ("region", "name", "address")}
-        for e in provider.get("entities") or []
-    ]
-    for key in keys:
-        for entity in entities:
-            if entity.get("region") == key and entity.get("name"):
-                return {
-                    "name": entity["name"],
-                    "address": entity.get("address") or "",
-                    "region": key,
-                }
-    by_region = provider.get("entity_by_region") or {}
-    for key in keys:
-        if by_region.get(key):
-            return {"name": by_region[key], "address": "", "region": key}
-    return None
+    entity = custodian(provider, region)
+    if entity is None:
+        by_region = provider.get("entity_by_region") or {}
+        name = by_region.get(region or "") or by_region.get("default")
+        return {"name": name, "address": "", "region": ""} if name else None
+    return {"name": entity.name, "address": entity.address or "", "region": entity.region}
 
 
 def regime_of(req: PreservationRequest, regimes: dict[str, Regime]) -> Regime:
@@ -103,11 +77,14 @@ async def letter_context_for(
     regimes: dict[str, Regime],
     now: datetime,
     recipient: dict[str, Any] | None = None,
+    lang: str | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The letter's context (also its JSON form) for `req` as it stands, as `recipient` gets it
-    (a dict with role, channel, to, name, instrument; default: the main addressee). Each
-    recipient's letter rests on its own instrument: the provider's under its policy, the point
-    of contact's under Art. 29 naming the provider as custodian."""
+    (a dict with role, channel, to, name, instrument; default: the main addressee), in `lang`
+    (default: the request's). Each recipient's letter rests on its own instrument: the
+    provider's under its policy, the point of contact's under Art. 29 naming the provider as
+    custodian. `previous` makes it an extension request (requests/extension.py)."""
 
     assert req.id is not None
     everyone = recipients_of(req)
@@ -148,6 +125,8 @@ async def letter_context_for(
         provider=provider,
         now=now,
         instrument=instrument,
+        lang=lang,
+        previous=previous,
     )
 
 
