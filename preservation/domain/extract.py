@@ -22,13 +22,13 @@ ticks the ones the request is about. The rules:
   ``platform:handle`` the officer wrote, or an ``@handle`` on a line naming exactly one
   platform; a lone ``@handle`` is offered with `needs: ["platform"]`.
 
+Timestamps are found in domain/log_times.py, CSV headers read in domain/log_csv.py.
 iocsearcher's `Searcher` reads its bundled pattern and TLD files once, on first use (like the
 phone metadata of phonenumbers): no network, no setting.
 """
 
 from __future__ import annotations
 
-import csv
 import ipaddress
 import re
 import warnings
@@ -41,8 +41,10 @@ from typing import Any
 import phonenumbers
 
 from preservation.domain.identifiers import IdentifierType, crypto_chain, normalize_identifier
-from preservation.domain.timing import resolve_local, validate_zone
-from preservation.errors import AmbiguousLocalTime, InvalidInput
+from preservation.domain.log_csv import Header, header_of, row_of
+from preservation.domain.log_times import Reading, Stamp, day_first_of, read_stamp, stamps_in
+from preservation.domain.timing import validate_zone
+from preservation.errors import InvalidInput
 
 __all__ = ["Extracted", "MAX_TEXT", "extract"]
 
@@ -124,18 +126,6 @@ class Extracted:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Stamp:
-    text: str
-    start: int
-    end: int
-    #: The text states its offset (or a header does: UTC).
-    offset: bool
-    #: The offset a CSV header states (" UTC") to read the text with.
-    suffix: str = ""
-    numeric: tuple[int, int] | None = None  # the first two numbers of a d/m/y or m/d/y date
-
-
 @dataclass(kw_only=True)
 class _Span:
     type: IdentifierType
@@ -146,119 +136,6 @@ class _Span:
     port: int | None = None
     notes: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
-
-
-# --- timestamps ----------------------------------------------------------------------------------
-
-_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
-_OFF = r"(?:\s?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})(?![\w:]))"
-_CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:\s?[AaPp]\.?[Mm]\.?)?"
-_STAMPS = [
-    # ISO 8601 and its log variants: 2026-11-20T14:03:11.123+01:00, 2026-11-20 13:03:11 UTC.
-    re.compile(
-        r"(?<!\d)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?\d*"
-        rf"(?P<off>{_OFF})?"
-    ),
-    # Apache/nginx: 20/Nov/2026:14:03:11 +0100.
-    re.compile(rf"(?<!\d)\d{{1,2}}/{_MON}/\d{{4}}:\d{{2}}:\d{{2}}:\d{{2}}(?P<off>{_OFF})?"),
-    # Year first with slashes: 2026/11/20 14:03:11.
-    re.compile(rf"(?<!\d)\d{{4}}/\d{{1,2}}/\d{{1,2}},?[ T]{_CLOCK}(?P<off>{_OFF})?"),
-    # Numeric day/month or month/day: 20.11.2026 14:03, 11/20/2026 2:03:11 PM, [20/11/26, 14:03].
-    re.compile(
-        r"(?<![\d/.])(?P<a>\d{1,2})[./-](?P<b>\d{1,2})[./-](?P<y>\d{4}|\d{2}),?\s{1,2}"
-        rf"{_CLOCK}(?P<off>{_OFF})?"
-    ),
-    # Mail and RFC 2822 dates: Fri, 20 Nov 2026 14:03:11 +0100; 20 November 2026 14:03.
-    re.compile(
-        rf"(?<!\d)(?:[A-Z][a-z]{{2}},\s)?\d{{1,2}}\s{_MON}\s\d{{4}},?\s{_CLOCK}(?P<off>{_OFF})?"
-    ),
-    # Month name first: Nov 20, 2026 2:03:11 PM; and syslog without a year: Nov 20 14:03:11.
-    re.compile(
-        rf"(?<![\w/]){_MON}\s{{1,2}}\d{{1,2}}(?:,?\s\d{{4}})?,?\s{_CLOCK}"
-        rf"(?:\s(?P<year>\d{{4}}))?(?P<off>{_OFF})?"
-    ),
-]
-_TWO_DIGIT_YEAR = re.compile(r"(?<![\d/.])(\d{1,2}[./-]\d{1,2}[./-])(\d{2})(?=,?\s)")
-
-
-def _stamps(line: str, *, header_utc: bool = False) -> list[_Stamp]:
-    found: list[_Stamp] = []
-    for pattern in _STAMPS:
-        for m in pattern.finditer(line):
-            if any(m.start() < s.end and s.start < m.end() for s in found):
-                continue
-            text = m.group(0).strip()
-            numeric = None
-            if "a" in pattern.groupindex:
-                numeric = (int(m.group("a")), int(m.group("b")))
-            offset = bool(m.group("off"))
-            found.append(
-                _Stamp(
-                    text=text,
-                    start=m.start(),
-                    end=m.end(),
-                    offset=offset or header_utc,
-                    suffix=" UTC" if header_utc and not offset else "",
-                    numeric=numeric,
-                )
-            )
-    return sorted(found, key=lambda s: s.start)
-
-
-def _day_first(stamps: Iterable[_Stamp]) -> bool | None:
-    """The day order that the text itself proves: True when a date reads only day first
-    (20/11/2026), False when one reads only month first (11/20/2026), None otherwise."""
-    day = month = False
-    for s in stamps:
-        if s.numeric is None:
-            continue
-        a, b = s.numeric
-        day |= a > 12 >= b
-        month |= b > 12 >= a
-    return day if day != month else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Reading:
-    at_local: str | None = None
-    tz: str | None = None
-    at_utc: str | None = None
-    needs: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-
-def _read(stamp: _Stamp, *, tz: str | None, now: datetime, day_first: bool | None) -> _Reading:
-    text = stamp.text + stamp.suffix
-    warnings: list[str] = []
-    m = _TWO_DIGIT_YEAR.search(text)
-    if m:
-        # "20/11/26, 14:03" (chat exports): no message of this century's apps is from 19xx.
-        text = f"{text[: m.start()]}{m.group(1)}20{m.group(2)}{text[m.end() :]}"
-        warnings.append(f"the year is written with two digits: read as 20{m.group(2)}")
-    needs: list[str] = []
-    if stamp.numeric is not None and day_first is None and len(set(stamp.numeric)) == 2:
-        if max(stamp.numeric) <= 12:
-            needs.append("day_first")
-    if not re.search(r"(?<!\d)\d{4}(?!\d)", text):
-        needs.append("year")
-    if not stamp.offset and tz is None:
-        needs.append("tz")
-    if needs:
-        return _Reading(needs=tuple(needs), warnings=tuple(warnings))
-    try:
-        instant = resolve_local(
-            text, None if stamp.offset else tz, field="at", now=now, day_first=day_first
-        )
-    except AmbiguousLocalTime as exc:
-        return _Reading(needs=("dst",), warnings=(*warnings, exc.errors[0].message))
-    except InvalidInput as exc:
-        return _Reading(warnings=(*warnings, f"time: {exc.errors[0].message}"))
-    return _Reading(
-        at_local=instant.local_iso(),
-        tz=instant.tz,
-        at_utc=instant.utc_iso(),
-        warnings=tuple(warnings),
-    )
 
 
 # --- identifiers ---------------------------------------------------------------------------------
@@ -322,12 +199,9 @@ def _ip_spans(line: str, matches: list[Any]) -> list[_Span]:
         if m.name not in ("ip4", "ip6"):
             continue
         start, end, value = m.start_offset, m.start_offset + len(m.raw_value), m.value
-        if (
-            start > 0
-            and line[start - 1] in "/._-"
-            or line[end : end + 1] in (".",)
-            and (line[end + 1 : end + 2].isdigit())
-        ):
+        after_version_mark = start > 0 and line[start - 1] in "/._-"
+        longer_number = line[end : end + 1] == "." and line[end + 1 : end + 2].isdigit()
+        if after_version_mark or longer_number:
             continue  # a product version (Chrome/119.0.0.0) or a longer dotted number
         kind = IdentifierType.IPV4 if m.name == "ip4" else IdentifierType.IPV6
         try:
@@ -459,11 +333,11 @@ def _phones(line: str, *, region: str | None) -> list[_Span]:
     return spans
 
 
-def _overlaps(a: _Span | _Stamp, b: _Span | _Stamp) -> bool:
+def _overlaps(a: _Span | Stamp, b: _Span | Stamp) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _select(spans: list[_Span], stamps: list[_Stamp]) -> list[_Span]:
+def _select(spans: list[_Span], stamps: list[Stamp]) -> list[_Span]:
     """Drop what is part of something larger: a domain inside an e-mail address or URL, a phone
     number made of a timestamp's or an address's digits, a repeat of the same identifier."""
     keep = []
@@ -520,55 +394,6 @@ def _address_warnings(kind: IdentifierType, normalized: str) -> tuple[str, ...]:
     return ()
 
 
-# --- provider returns as CSV ---------------------------------------------------------------------
-
-_DELIMITERS = (",", ";", "\t", "|")
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Header:
-    delimiter: str
-    width: int
-    port: int | None
-    time: int | None
-    utc: bool
-
-
-_TIME_COLUMN = re.compile(
-    r"\b(time|date|timestamp|datum|zeit|zeitpunkt|uhrzeit|fecha|hora|heure)\b"
-)
-
-
-def _header(line: str) -> _Header | None:
-    """A CSV header line: two or more named columns, no number among the names."""
-    for delimiter in _DELIMITERS:
-        if line.count(delimiter) < 1:
-            continue
-        names = [
-            n.strip().strip('"').lower() for n in next(csv.reader([line], delimiter=delimiter))
-        ]
-        if len(names) < 2 or not all(n and not re.search(r"\d", n) for n in names):
-            continue
-        if not any(
-            re.search(r"\b(ip|address|adresse|port)\b", n) or _TIME_COLUMN.search(n) for n in names
-        ):
-            continue
-        port = next(
-            (i for i, n in enumerate(names) if re.search(r"\bport\b", n) and not
-             re.search(r"\b(dest|destination|dst|server|remote)\b", n)),
-            None,
-        )  # fmt: skip
-        time = next((i for i, n in enumerate(names) if _TIME_COLUMN.search(n)), None)
-        utc = time is not None and bool(re.search(r"\b(utc|gmt|z)\b", names[time]))
-        return _Header(delimiter=delimiter, width=len(names), port=port, time=time, utc=utc)
-    return None
-
-
-def _row(line: str, header: _Header) -> list[str] | None:
-    cells = next(csv.reader([line], delimiter=header.delimiter), [])
-    return cells if len(cells) == header.width else None
-
-
 # --- the whole text ------------------------------------------------------------------------------
 
 
@@ -591,8 +416,8 @@ def extract(
     zone = validate_zone(tz, field="tz") if tz is not None else None
     known = PLATFORMS | {p.lower() for p in platforms}
     lines = text.splitlines()
-    header: _Header | None = None
-    per_line: list[tuple[int, str, list[_Stamp], int | None]] = []
+    header: Header | None = None
+    per_line: list[tuple[int, str, list[Stamp], int | None]] = []
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -600,29 +425,29 @@ def extract(
             continue
         if len(line) > 4000:
             line = line[:4000]
-        found_header = _header(line)
+        found_header = header_of(line)
         if found_header is not None:
             header = found_header
             continue
-        cells = _row(line, header) if header is not None else None
+        cells = row_of(line, header) if header is not None else None
         header_port = None
-        stamps: list[_Stamp]
+        stamps: list[Stamp]
         if cells is not None and header is not None:
             if header.port is not None and cells[header.port].strip().isdigit():
                 header_port = _port(cells[header.port].strip())
-            stamps = _stamps(line)
+            stamps = stamps_in(line)
             if header.time is not None:
                 cell = cells[header.time].strip()
                 at = line.find(cell)
                 stamps = [
                     replace(s, start=s.start + at, end=s.end + at)
-                    for s in _stamps(cell, header_utc=header.utc)
+                    for s in stamps_in(cell, header_utc=header.utc)
                 ]
         else:
-            stamps = _stamps(line)
+            stamps = stamps_in(line)
         per_line.append((number, line, stamps, header_port))
 
-    day_first = _day_first(s for _, _, stamps, _ in per_line for s in stamps)
+    day_first = day_first_of(s for _, _, stamps, _ in per_line for s in stamps)
     items: list[Extracted] = []
     for number, line, stamps, header_port in per_line:
         spans = _select(
@@ -631,7 +456,9 @@ def extract(
         if not spans:
             continue
         stamp = stamps[0] if stamps else None
-        reading = _read(stamp, tz=zone, now=now, day_first=day_first) if stamp is not None else None
+        reading = (
+            read_stamp(stamp, tz=zone, now=now, day_first=day_first) if stamp is not None else None
+        )
         for span in spans:
             item = _item(span, stamp=stamp, reading=reading, line=number, text=line, region=region)
             if item is not None:
@@ -644,8 +471,8 @@ def extract(
 def _item(
     span: _Span,
     *,
-    stamp: _Stamp | None,
-    reading: _Reading | None,
+    stamp: Stamp | None,
+    reading: Reading | None,
     line: int,
     text: str,
     region: str | None,
