@@ -106,32 +106,22 @@ async def upcoming_page(
     soonest first, a page of `limit` after the (due_at, id) `after`; one unit's (the partial
     index of open reminders per unit serves the order), or every unit's when unit_id is None
     (the operator's CLI)."""
-    R = PreservationRequest
+    # Two statements, so that the page is read from the reminders' own index whatever the
+    # planner thinks of the requests: the page of open reminders first (the partial index of
+    # open reminders per unit serves it: (unit_id, due_at, id)), then their requests by id.
     q = (
-        select(
-            Reminder.request_id,
-            R.reference,
-            Reminder.kind,
-            Reminder.due_at,
-            R.expires_at,
-            Unit.name,
-            Unit.timezone,
-            R.status,
-            Reminder.id,
-        )
-        .join(R, R.id == Reminder.request_id)
-        .join(Unit, Unit.id == Reminder.unit_id)
+        select(Reminder.id, Reminder.request_id, Reminder.kind, Reminder.due_at)
         .where(
             status_in(Reminder.status, OPEN_REMINDER_STATUSES),
             Reminder.due_at <= now + within,
-            status_in(R.status, WITH_DEADLINES),
+            Reminder.request_id.is_not(None),
             Reminder.kind != ALERT_LAPSED,
         )
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit + 1)
     )
     if unit_id is not None:
-        q = q.where(Reminder.unit_id == unit_id, R.unit_id == unit_id)
+        q = q.where(Reminder.unit_id == unit_id)
     if after is not None:
         q = q.where(
             tuple_(Reminder.due_at, Reminder.id)
@@ -140,23 +130,34 @@ async def upcoming_page(
     rows = (await session.execute(q)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return DeadlinePage(
-        items=[
+    R = PreservationRequest
+    requests: dict[int, Any] = {}
+    wanted = sorted({r.request_id for r in rows if is_plan_kind(r.kind)})
+    if wanted:
+        found = await session.execute(
+            select(R.id, R.reference, R.expires_at, R.status, Unit.name, Unit.timezone)
+            .join(Unit, Unit.id == R.unit_id)
+            .where(R.id.in_(wanted), status_in(R.status, WITH_DEADLINES))
+        )
+        requests = {r.id: r for r in found}
+    items = []
+    for r in rows:
+        req = requests.get(r.request_id)
+        if req is None or not is_plan_kind(r.kind):
+            continue  # an alert or report, or a request no longer active
+        items.append(
             DeadlineItem(
-                request_id=r[0],
-                reference=r[1],
-                kind=r[2],
-                due_at=r[3],
-                expires_at=r[4],
-                unit=r[5],
-                unit_zone=r[6] or "UTC",
-                request_status=r[7],
+                request_id=r.request_id,
+                reference=req.reference,
+                kind=r.kind,
+                due_at=r.due_at,
+                expires_at=req.expires_at,
+                unit=req.name,
+                unit_zone=req.timezone or "UTC",
+                request_status=req.status,
             )
-            for r in rows
-            if is_plan_kind(r[2])
-        ],
-        next_key=(rows[-1][3], rows[-1][8]) if more else None,
-    )
+        )
+    return DeadlinePage(items=items, next_key=(rows[-1].due_at, rows[-1].id) if more else None)
 
 
 async def upcoming(
