@@ -328,6 +328,7 @@ def bench_engine(url: str, size: int, args: argparse.Namespace, bare_port: int) 
         finally:
             stop(proc)
         result["data"] = {k: info[k] for k in ("in_unit", "open_in_unit", "build_seconds")}
+        result["load_average"] = os.getloadavg()[0]
         return result
     finally:
         stop(sink)
@@ -356,9 +357,10 @@ def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.N
         print()
         print(
             "| size | requests in main (open) | feed built: ms (events, MB, gzip MB)"
-            " | reminder lag p50 / p99 / max s | node RSS after (peak) MB | PDF worker MB |"
+            " | reminder lag p50 / p99 / max s | node RSS after (peak) MB | PDF worker MB"
+            " | load average | built in s |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---:|---:|")
         for s in sizes:
             r = by_size[s]
             fb = r["feed_build"]
@@ -370,7 +372,8 @@ def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.N
                 f" {lag['p50_s']:.3f} / {lag['p99_s']:.3f} / {lag['max_s']:.3f}"
                 f" ({lag['delivered']}/{lag['of']}) |"
                 f" {r['rss_mb'].get('VmRSS', 0):.0f} ({r['rss_mb'].get('VmHWM', 0):.0f}) |"
-                f" {r['rss_mb'].get('workers', 0):.0f} |"
+                f" {r['rss_mb'].get('workers', 0):.0f} | {r['load_average']:.1f} |"
+                f" {r['data']['build_seconds']:.0f} |"
             )
         print()
         print("| size | stall case | took s | /healthz polls | slowest ms | p99 ms | over 100 ms |")
