@@ -201,7 +201,7 @@ class ListQuery(BaseModel):
 class LetterQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["text", "html", "pdf", "json"] = "text"
+    format: Literal["text", "html", "pdf", "docx", "json"] = "text"
     #: The recipient (its id in `recipients`) whose letter to show; default: the main addressee.
     recipient: int | None = Field(None, ge=1, le=2**63 - 1)
     #: Letter language; default: the request's.

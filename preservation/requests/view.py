@@ -345,15 +345,21 @@ async def render_request_letter(
             if row is None or row.request_id != req.id:
                 raise NotFound(f"request {req.reference} has no recipient {recipient_id}")
             recipient = outbox_recipient(row)
+        if lang is not None:
+            check_lang(lang, field="query.lang")
+        lang = lang or req.lang
         context = await letter_context_for(
-            session, req, regimes=ctx.regimes, now=ctx.clock.now(), recipient=recipient
+            session,
+            req,
+            regimes=ctx.regimes,
+            now=ctx.clock.now(),
+            recipient=recipient,
+            lang=lang,
         )
-    if lang is not None and fmt != "json":
-        check_lang(lang, field="query.lang")
     if fmt in HEAVY_FORMATS:
         # A PDF takes 0.1-0.8 s of CPU and its library 60 MB: in the worker process, so the
         # node keeps answering (runtime/offload.py).
-        body = await in_process(render_letter, context, fmt=fmt, lang=lang or req.lang)
+        body = await in_process(render_letter, context, fmt=fmt, lang=lang)
     else:
-        body = render_letter(context, fmt=fmt, lang=lang or req.lang)
+        body = render_letter(context, fmt=fmt, lang=lang)
     return body, CONTENT_TYPES[fmt]

@@ -233,6 +233,10 @@ class PreservationRequest(SQLModel, table=True):
     #: An emergency's facts: {"threat", "why_now", "data_needed", "callback_phone"}, and, once
     #: made, "follow_up": {"id", "reference"} of the preservation request that followed it.
     emergency: dict[str, Any] | None = json_column()
+    #: What the officer adds to the formal MLA request drafted from the record (requested
+    #: authority, legal classification, penalty, assistance, certification, contacts...;
+    #: requests/mla.py; migration 0011_documents).
+    mla_draft: dict[str, Any] | None = json_column()
     #: The route decided at creation: {"channel", "to", "copy_to", "why"}.
     route: dict[str, Any] | None = json_column()
     checklist: dict[str, Any] | None = json_column()

@@ -17,6 +17,7 @@ from preservation.storage.db import Database, upgrade
 from preservation.web.api import actions as api_actions
 from preservation.web.api import deadlines as api_deadlines
 from preservation.web.api import directory as api_directory
+from preservation.web.api import documents as api_documents
 from preservation.web.api import identifiers as api_identifiers
 from preservation.web.api import instruments as api_instruments
 from preservation.web.api import messages as api_messages
@@ -44,6 +45,7 @@ def api_modules() -> list[Api]:
         api_directory.api,
         api_requests.api,
         api_actions.api,
+        api_documents.api,
         api_deadlines.api,
         api_messages.api,
         api_instruments.api,

@@ -334,7 +334,9 @@ async def test_the_letter_sent_is_the_letter_on_record(
     before = {rid: await on_record(rid) for rid in made.outbox_ids}
     provider_letter, poc_letter = before.values()
     assert provider_letter != poc_letter  # each addressed to its recipient
-    assert "\nTo: National 24/7 Point of Contact" in poc_letter and "Copy:" not in poc_letter
+    # T-CY(2018)11 layout: field 4 names the requested authority.
+    assert "4. Requested authority: National 24/7 Point of Contact" in poc_letter
+    assert "Copy:" not in poc_letter
     dispatcher = dispatcher_for(settings, clock, db, smtp_port)
     assert await dispatcher.sweep() == 2
     assert len(sink.accepted) == 2

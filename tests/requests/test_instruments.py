@@ -64,7 +64,8 @@ async def test_every_recipient_has_its_own_instrument_and_letter(client, ready) 
     assert "NECESSITY OF PRESERVATION" in poc and "without preservation the evidence" in poc
     assert "Art. 30(1)" in poc  # traffic data are sought
     assert "Art. 29(6)" in poc
-    assert poc.split("To: ")[1].startswith("US 24/7 point of contact")
+    # T-CY(2018)11 layout: field 4 names the requested authority.
+    assert poc.split("Requested authority: ")[1].startswith("US 24/7 point of contact")
     # Another request's recipient is not this one's.
     other = await create(client, ready["officer"])
     resp = await client.get(

@@ -86,8 +86,8 @@ async def test_text_letter(client, submitted) -> None:  # type: ignore[no-untype
     text = await resp.text()
     assert_letter_text(text)
     assert "DRAFT" not in text
-    # The letter date is in the unit's zone and in UTC.
-    assert "2026-11-20 14:00:00 EET (UTC+02:00) [Asia/Nicosia], 2026-11-20 12:00:00 UTC" in text
+    # The letter date is in the unit's zone (written the locale's way) and in UTC.
+    assert "Date: 20 November 2026, 14:00 EET (UTC+02:00) [Asia/Nicosia]; 12:00 UTC" in text
     # Default format is text.
     assert await (await get_letter(client, tokens["officer"], data["id"])).text() == text
 
@@ -148,9 +148,9 @@ async def test_draft_letter_is_marked_and_bad_queries_are_422(client, ready) -> 
     draft = await create(client, ready["officer"], submit=False)
     text = await (await get_letter(client, ready["officer"], draft["id"])).text()
     assert text.startswith("DRAFT - NOT SENT")
-    resp = await get_letter(client, ready["officer"], draft["id"], lang="fr")
+    resp = await get_letter(client, ready["officer"], draft["id"], lang="xx")
     await assert_problem(resp, 422, field="query.lang")
-    resp = await get_letter(client, ready["officer"], draft["id"], format="docx")
+    resp = await get_letter(client, ready["officer"], draft["id"], format="odt")
     await assert_problem(resp, 422, field="query.format")
 
 
@@ -169,7 +169,7 @@ def test_a_language_is_added_by_adding_its_templates(tmp_path, monkeypatch) -> N
     (root / "de" / "letter.txt.j2").write_text("Aktenzeichen {{ reference }}\n", encoding="utf-8")
     (root / "de" / "letter.html.j2").write_text("<p>{{ reference }}</p>\n", encoding="utf-8")
     monkeypatch.setattr(letter_module, "TEMPLATES", root)
-    assert letter_module.available_languages() == ["de", "en"]
+    assert "de" in letter_module.available_languages()
     out = letter_module.render_letter({"reference": "PR-2026-000001"}, fmt="text", lang="de")
     assert out == b"Aktenzeichen PR-2026-000001\n"
 

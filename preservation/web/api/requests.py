@@ -195,6 +195,7 @@ async def submit(call: Call) -> web.Response:
         "text/plain": "string",
         "text/html": "string",
         "application/pdf": "string",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "string",
         "application/json": "object",
     },
     errors=(401, 403, 404, 409, 422),
@@ -214,6 +215,10 @@ async def letter(call: Call) -> web.Response:
     resp = web.Response(body=body, content_type=media, charset=charset or None)
     if q.format == "pdf":
         resp.headers["Content-Disposition"] = f'inline; filename="request-{call.params["id"]}.pdf"'
+    elif q.format == "docx":
+        resp.headers["Content-Disposition"] = (
+            f'attachment; filename="request-{call.params["id"]}.docx"'
+        )
     return resp
 
 
