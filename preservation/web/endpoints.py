@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from preservation.errors import BadRequest, Forbidden, InvalidInput
+from preservation.runtime.offload import offload
 from preservation.web.problem import from_validation
 
 Handler = Callable[..., Awaitable[Any]]
@@ -105,12 +106,20 @@ class Api:
                 app.router.add_route("HEAD", ep.path, handler)
 
 
+#: Bodies larger than this (bytes) are parsed off the event loop.
+LARGE_BODY = 256 * 1024
+
+
 async def read_json(request: web.Request) -> Any:
     # body_exists, not can_read_body: the body may have been read already (web/timeouts.py).
     if not request.body_exists:
         raise BadRequest("a JSON body is required")
     raw = await request.read()
     try:
+        if len(raw) > LARGE_BODY:
+            # A directory import is megabytes of JSON: parsed in a worker thread, not on the
+            # loop every other request waits for (runtime/offload.py).
+            return await offload(json.loads, raw)
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
