@@ -31,7 +31,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "documents"
@@ -160,7 +160,10 @@ class Words:
         return format_decimal(value, locale=self._locale)
 
     def money(self, amount: Decimal | float | int | str, currency: str) -> str:
-        return format_currency(Decimal(str(amount)), currency, locale=self._locale)
+        """'12,500.00 USD', '12 500,00 USD': the locale's digits, the ISO code (a symbol such
+        as "$" is ambiguous across borders)."""
+        digits = format_decimal(Decimal(str(amount)), format="#,##0.00", locale=self._locale)
+        return f"{digits} {currency}"
 
     def country(self, code: str | None) -> str:
         """The State's name in this language ('États-Unis'), or the code when unknown."""

@@ -26,6 +26,17 @@ FIELD_LABELS = {
     "mla.certification_how": N_("how the evidence must be certified"),
 }
 
+#: How a preservation request went out (outbox channels).
+CHANNEL_LABELS = {
+    "email": N_("e-mail"),
+    "portal": N_("law-enforcement portal"),
+    "webhook": N_("web hook"),
+}
+
+
+def channel_text(channel: str, _: Any) -> str:
+    return _(CHANNEL_LABELS[channel]) if channel in CHANNEL_LABELS else channel
+
 
 def placeholder(label: str, _: Any) -> str:
     """What the draft prints where a field is missing (never an invented value)."""

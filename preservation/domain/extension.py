@@ -10,7 +10,8 @@
 - Nothing for an EPOC-PR (the issuing authority extends it with Annex VI: requests/epoc.py), an
   emergency, a request not sent yet, a preservation held until the MLA decision, or one closed.
 
-A reminder offers the document when it falls due before the last day (`offered_by`)."""
+A reminder offers the document when it falls due by the last day and before the expiry
+(`offered_by`)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,6 @@ def extension_offer(inp: dl.DeadlineInput) -> ExtensionOffer | None:
 
 
 def offered_by(offer: ExtensionOffer | None, due_at: datetime) -> bool:
-    """A reminder due at `due_at` offers the extension document: it falls before the last
-    day for it."""
-    return offer is not None and due_at < offer.last_day
+    """A reminder due at `due_at` offers the extension document: it falls due by the last day
+    for it, and before the expiry (at the expiry it is too late)."""
+    return offer is not None and due_at <= offer.last_day and due_at < offer.expires_at

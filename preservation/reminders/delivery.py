@@ -30,10 +30,12 @@ from sqlalchemy import and_, or_, select, update
 from preservation.dispatch.message import DeliveryError
 from preservation.dispatch.webhook import post_json
 from preservation.domain import deadlines as dl
+from preservation.domain.extension import extension_offer
 from preservation.domain.regimes import get_regime
 from preservation.reminders import mail, text
 from preservation.requests import emergency as emergencies
 from preservation.requests import messages
+from preservation.requests.documents import documents_of
 from preservation.requests.reminder_plan import (
     ALERT_LAPSED,
     DIGEST,
@@ -132,14 +134,20 @@ async def _load(session: Any, ids: list[int], *, node: str) -> list[Job]:
 async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Context) -> dict:
     facts: dict[int, text.RequestFacts] = {}
     regimes = regimes_of(ctx)
+    base = text.public_base(ctx.settings)
     # Which recipient is silent (the "no acknowledgement" reminder names it).
     replies = await messages.replies_by_recipient(session, [r for r in requests if r is not None])
     for rid, req in requests.items():
         extensions_left = 0
+        documents: tuple[text.DocumentLink, ...] = ()
         try:
             regime = get_regime(regimes, req.regime)
-            plan = dl.plan_deadlines(await deadline_input(session, req, ctx=ctx))
+            inp = await deadline_input(session, req, ctx=ctx)
+            plan = dl.plan_deadlines(inp)
             extensions_left = plan.extensions_left
+            documents = text.document_links(
+                documents_of(req, offer=extension_offer(inp), base=base)
+            )
             citation, mla_citation, holds = (
                 regime.citation,
                 regime.mla_citation,
@@ -177,6 +185,8 @@ async def _facts(session: Any, requests: dict[int, PreservationRequest], ctx: Co
             extensions_left=extensions_left,
             silent=tuple(_recipient_line(x) for x in replies.get(rid, []) if not x.answered),
             answered=tuple(_recipient_line(x) for x in replies.get(rid, []) if x.answered),
+            base_url=base,
+            documents=documents,
         )
     return facts
 

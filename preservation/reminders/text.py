@@ -40,8 +40,37 @@ def iso(at: datetime | None) -> str | None:
     return at.isoformat().replace("+00:00", "Z") if at is not None else None
 
 
-def links(request_id: int) -> str:
-    return f"Open: /requests/{request_id}   (API: /api/v1/requests/{request_id})"
+def links(request_id: int, base: str = "") -> str:
+    """The request's page and API resource (absolute when `base`, the service's public URL, is
+    given: a mail is read outside the service)."""
+    return f"Open: {base}/requests/{request_id}   (API: {base}/api/v1/requests/{request_id})"
+
+
+def public_base(settings: Any) -> str:
+    """The service's address for links in mails: `public_url`, else the address it listens on."""
+    configured = str(getattr(settings, "public_url", "") or "").rstrip("/")
+    if configured:
+        return configured
+    return f"http://{getattr(settings, 'host', '127.0.0.1')}:{getattr(settings, 'port', 8080)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentLink:
+    """A document drafted from the record (requests/documents.py), as a mail links it."""
+
+    kind: str
+    title: str
+    #: Absolute URL of the document (add ?format=docx|pdf|text|html).
+    href: str
+    #: An extension request: the last instant it can go out.
+    due_by: datetime | None = None
+
+
+def document_links(items: Sequence[Any]) -> tuple[DocumentLink, ...]:
+    """requests/documents.DocumentPublic items as the mails link them."""
+    return tuple(
+        DocumentLink(kind=d.kind, title=d.title, href=d.href, due_by=d.due_by) for d in items
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +103,9 @@ class RequestFacts:
     #: answered (requests/messages.py: replies_by_recipient).
     silent: tuple[str, ...] = ()
     answered: tuple[str, ...] = ()
+    #: The service's public address (absolute links), and the documents drafted from the record.
+    base_url: str = ""
+    documents: tuple[DocumentLink, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,8 +252,9 @@ def compose_request_reminder(
         lines += [str((payload or {}).get("text") or f"Reminder {kind} due {when(due_at, tz)}.")]
     if r.expiry_rule:
         lines += ["", f"Rule: {r.expiry_rule}"]
+    lines += _documents_lines(r, kind=kind, due_at=due_at, tz=tz)
     lines += _late_note(due_at, now, tz)
-    lines += ["", links(r.id), f"Reminder {kind}, due {when(due_at, tz)}; key {key}."]
+    lines += ["", links(r.id, r.base_url), f"Reminder {kind}, due {when(due_at, tz)}; key {key}."]
     data = {
         "type": "alert" if kind.startswith("alert_") else "reminder",
         "kind": kind,
@@ -235,11 +268,55 @@ def compose_request_reminder(
             "expires_at": iso(r.expires_at),
             "expiry_rule": r.expiry_rule,
             "path": f"/requests/{r.id}",
+            "url": f"{r.base_url}/requests/{r.id}",
         },
+        "documents": [
+            {
+                "kind": d.kind,
+                "title": d.title,
+                "href": d.href,
+                "due_by": iso(d.due_by),
+            }
+            for d in r.documents
+            if d.kind != EXTENSION_REQUEST or _offers_extension(kind, d, due_at, r.expires_at)
+        ],
         "subject": subject,
         "text": "\n".join(lines),
     }
     return Composed(subject=subject, text="\n".join(lines), data=data)
+
+
+EXTENSION_REQUEST = "extension_request"
+
+
+def _offers_extension(
+    kind: str, doc: DocumentLink, due_at: datetime, expires: datetime | None
+) -> bool:
+    """A reminder before the expiry offers the extension request when it falls due by the last
+    day for it and before the expiry (domain/extension.py, `offered_by`)."""
+    before_expiry = kind.startswith("expiry_minus_") or kind in (dl.EXTENSION_LEAD, dl.ACK_MISSING)
+    in_time = doc.due_by is not None and due_at <= doc.due_by
+    return before_expiry and in_time and (expires is None or due_at < expires)
+
+
+def _documents_lines(r: RequestFacts, *, kind: str, due_at: datetime, tz: str) -> list[str]:
+    """The documents drafted from the record, with absolute links; the extension request first
+    when this reminder offers it."""
+    if not r.documents:
+        return []
+    out: list[str] = []
+    for doc in r.documents:
+        if doc.kind == EXTENSION_REQUEST and _offers_extension(kind, doc, due_at, r.expires_at):
+            out += [
+                "",
+                f"{doc.title}: drafted from the record, send it before {when(doc.due_by, tz)}:",
+                f"  {doc.href}?format=docx  (also ?format=pdf, text, html)",
+            ]
+    shown = [d for d in r.documents if d.kind != EXTENSION_REQUEST]
+    if shown:
+        out += ["", "Documents drafted from the record (Word; also ?format=pdf, text, html):"]
+        out += [f"- {d.title}: {d.href}?format=docx" for d in shown]
+    return out
 
 
 def _emergency_followup(r: RequestFacts, *, due_at: datetime, tz: str) -> tuple[str, list[str]]:
@@ -281,7 +358,7 @@ def compose_generic(
     subject = str(p.get("subject") or f"Preservation dispatcher: {kind}")
     lines = [str(p.get("text") or p.get("detail") or f"{kind} due {when(due_at, unit_zone)}.")]
     if p.get("request_id"):
-        lines += ["", links(int(p["request_id"]))]
+        lines += ["", links(int(p["request_id"]), str(p.get("base_url") or ""))]
     lines += _late_note(due_at, now, unit_zone)
     text = "\n".join(lines)
     data = {

@@ -26,7 +26,13 @@ from preservation.access.auth import Principal
 from preservation.access.people import signatory
 from preservation.documents import i18n
 from preservation.documents.letter import CATEGORY_LABELS, identifier_items, unit_view
-from preservation.documents.mla_wording import FIELD_LABELS, finding_text, placeholder
+from preservation.documents.mla_wording import (
+    FIELD_LABELS,
+    channel_text,
+    finding_text,
+    placeholder,
+)
+from preservation.documents.wording import cite
 from preservation.domain import mla as rules
 from preservation.domain.regimes import Regime
 from preservation.domain.text import MultiLine, SingleLine
@@ -207,10 +213,12 @@ async def _preservation_block(
                 "role": r.get("role"),
                 "name": r.get("name") or r.get("to") or "",
                 "to": r.get("to") or "",
-                "channel": r.get("channel") or "",
+                "channel": channel_text(r.get("channel") or "", _),
                 "instrument": {
                     "key": instrument.get("key") or "",
-                    "citation": instrument.get("citation") or "",
+                    # In the document's language (a citation of config/regimes.toml, or the
+                    # provider's policy with its source).
+                    "citation": cite(instrument.get("citation") or "", _),
                 },
             }
         )

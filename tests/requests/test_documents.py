@@ -172,7 +172,7 @@ async def test_the_mla_draft_carries_the_record_and_lists_what_it_lacks(client, 
         if key in ("assistance",):
             assert all(v in text for v in value.values())
         elif key == "damages_amount":
-            assert "Damage caused: US$12,500.00" in text
+            assert "Damage caused: 12,500.00 USD" in text
         elif key not in ("damages_currency", "certification"):
             assert value in text, key
     assert "Please certify the data provided" in text
@@ -198,7 +198,7 @@ async def test_the_guidance_warns_of_a_damage_under_the_known_threshold(client, 
         await client.put(f"{URL}/{rid}/mla-draft", json=small, headers=auth(ready["officer"]))
     ).json()
     assert saved["complete"] is True
-    assert any("US$800.00" in w and "USD 5,000" in w for w in saved["warnings"])
+    assert any("800.00 USD" in w and "USD 5,000" in w for w in saved["warnings"])
     assert any("probable cause" in w for w in saved["warnings"])
     euros = {**ADDITIONS, "damages_currency": "EUR"}
     saved = await (
