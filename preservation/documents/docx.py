@@ -90,7 +90,7 @@ def docx_text(data: bytes) -> list[str]:
 STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 46em; margin: 2em auto;
   line-height: 1.45; }
-h2 { font-size: 1em; margin: 1.4em 0 .3em; }
+h1 { font-size: 1.15em; } h2 { font-size: 1em; margin: 1.4em 0 .3em; }
 p { margin: .2em 0; } p.indent { margin-left: 2em; }
 p.draft { color: #a00; font-weight: bold; border: 2px solid #a00; padding: .3em; }
 blockquote { margin: .2em 0; padding: 0 .8em; border-left: 3px solid #777; white-space: pre-wrap; }
@@ -98,8 +98,11 @@ blockquote { margin: .2em 0; padding: 0 .8em; border-left: 3px solid #777; white
 """
 
 
-def html_from_text(text: str, *, title: str, lang: str, draft: bool = False) -> str:
-    """The HTML of a document's text form, line for line (the same conventions as the DOCX)."""
+def html_from_text(
+    text: str, *, title: str, lang: str, draft: bool = False, heading: str = ""
+) -> str:
+    """The HTML of a document's text form, line for line (the same conventions as the DOCX);
+    the line `heading` is the document's title (h1), the other headings its sections."""
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{html.escape(lang)}">',
@@ -115,7 +118,8 @@ def html_from_text(text: str, *, title: str, lang: str, draft: bool = False) -> 
         if index == 0 and draft:
             out.append(f'<p class="draft">{words}</p>')
         elif is_heading(line):
-            out.append(f"<h2>{words}</h2>")
+            level = "h1" if heading and line.strip() == heading else "h2"
+            out.append(f"<{level}>{words}</{level}>")
         elif line.startswith(">"):
             out.append(f"<blockquote>{html.escape(line)}</blockquote>")
         elif line.startswith(" "):

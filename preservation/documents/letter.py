@@ -69,6 +69,8 @@ TYPE_LABELS = {
     "mac": N_("MAC address"),
     "crypto": N_("Cryptocurrency address"),
 }
+#: The title line of the documents set from their text form (their HTML's h1).
+TITLES = {"mla_request": "REQUEST FOR MUTUAL LEGAL ASSISTANCE IN CRIMINAL MATTERS"}
 #: Roles of the recipients whose letter follows the T-CY(2018)11 layout (a 24/7 point of contact).
 TCY_ROLES = frozenset({"poc"})
 
@@ -357,7 +359,9 @@ def render_document(context: dict[str, Any], *, name: str, fmt: str, lang: str) 
     if fmt == "html":
         from preservation.documents.docx import html_from_text
 
-        return html_from_text(text, title=title, lang=lang, draft=draft).encode("utf-8")
+        heading = i18n.words(lang)(TITLES[name]) if name in TITLES else ""
+        page = html_from_text(text, title=title, lang=lang, draft=draft, heading=heading)
+        return page.encode("utf-8")
     if fmt == "docx":
         from preservation.documents.docx import docx_from_text
 

@@ -17,7 +17,7 @@ from preservation.documents.i18n import N_
 from preservation.documents.letter import FORMATS
 from preservation.domain.extension import FRESH, ExtensionOffer
 from preservation.requests.extension import offer_for
-from preservation.requests.mla import has_mla
+from preservation.requests.mla import has_mla, requested_state
 from preservation.requests.view import load_request
 from preservation.runtime.context import Context
 from preservation.storage.models import PreservationRequest
@@ -105,7 +105,7 @@ def documents_of(
                 formats=list(FORMATS),
                 href=f"{root}/mla-request",
                 languages=all_languages,
-                lang=i18n.default_language(req.country),
+                lang=i18n.default_language(requested_state(req)),
             )
         )
     if offer is not None:

@@ -54,6 +54,12 @@ from preservation.storage.models import (
 NO_MLA = frozenset({"eu-epoc-pr"})
 
 
+def requested_state(req: PreservationRequest) -> str | None:
+    """The requested State: as the officer gave it, else as the route found it (the
+    provider's or the identifiers' country)."""
+    return req.country or (req.route or {}).get("country") or None
+
+
 def has_mla(req: PreservationRequest) -> bool:
     """Whether the record is followed by a formal MLA request drafted here."""
     return (getattr(req, "kind", None) or "preservation") == "preservation" and (
@@ -155,7 +161,7 @@ def _record_facts(req: PreservationRequest, identifiers: list[Any]) -> dict[str,
         "offence": req.offence,
         "summary": req.summary,
         "relevance": req.relevance,
-        "country": req.country,
+        "country": requested_state(req),
         "identifiers": identifiers,
         "data_categories": list(req.data_categories or []),
     }
@@ -168,7 +174,9 @@ def assess(req: PreservationRequest, identifiers: list[Any], lang: str = i18n.SO
     draft = rules.MlaDraft.from_json(req.mla_draft)
     gaps = rules.missing(draft, record=_record_facts(req, identifiers))
     found = rules.findings(
-        draft, requested_state=req.country, data_categories=list(req.data_categories or [])
+        draft,
+        requested_state=requested_state(req),
+        data_categories=list(req.data_categories or []),
     )
     return {
         "missing": [{"field": f, "label": _(FIELD_LABELS[f])} for f in gaps],
@@ -254,7 +262,8 @@ async def mla_context(
             "no MLA request is drafted for this request: an EPOC-PR is followed by a European"
             " Production Order (Annex V), an emergency by its preservation request"
         )
-    lang = lang or i18n.default_language(req.country)
+    requested = requested_state(req)
+    lang = lang or i18n.default_language(requested)
     _ = i18n.words(lang)
     unit = await session.get(Unit, req.unit_id)
     assert unit is not None
@@ -296,7 +305,7 @@ async def mla_context(
         "case_reference": req.case_reference,
         "date": _.date(now, unit.timezone),
         "date_utc": now.isoformat(),
-        "requested_state": {"code": req.country, "name": _.country(req.country)},
+        "requested_state": {"code": requested, "name": _.country(requested)},
         "requested_authority": draft.text("requested_authority"),
         "treaty_basis": draft.text("treaty_basis"),
         "requesting": {

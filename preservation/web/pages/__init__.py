@@ -14,6 +14,7 @@ from aiohttp import web
 from preservation.web.pages import (
     dashboard,
     directory,
+    documents,
     emergency,
     enrol,
     mail,
@@ -35,6 +36,7 @@ PAGES = (
     dashboard,
     request_list,
     emergency,
+    documents,
     requests,
     mail,
     directory,

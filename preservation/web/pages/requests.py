@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from preservation.documents.letter import available_languages
 from preservation.errors import Conflict, FieldError, InvalidInput, NotFound
-from preservation.requests import actions, change, idempotency, listing, messages, view
+from preservation.requests import actions, change, documents, idempotency, listing, messages, view
 from preservation.requests import create as creation
 from preservation.requests.schemas import RequestCreate, RequestPatch
 from preservation.requests.submit import submit_request
@@ -327,6 +327,10 @@ async def _record_page(
             session, principal=ws.principal, request_id=request_id
         )
     events = await listing.list_events(db, principal=ws.principal, request_id=request_id)
+    async with db.read() as session:
+        listed = await documents.list_documents(
+            session, ctx=ctx, principal=ws.principal, request_id=request_id
+        )
     done = DONE.get(request.query.get("done", ""), "")
     errors = action_errors or {}
     values = action_values or {}
@@ -338,6 +342,7 @@ async def _record_page(
             "r": public,
             "recipients": recipients.items,
             "messages": correspondence.items,
+            "documents": listed.items,
             "events": [
                 {**e.model_dump(), "detail_text": json.dumps(e.detail, ensure_ascii=False)}
                 for e in events.items
