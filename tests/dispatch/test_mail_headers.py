@@ -251,3 +251,134 @@ async def test_reminder_mails_parse_without_defects(db, settings, clock, smtp) -
         }
         kinds.add(str(parsed["X-Preservation-Reminder"]))
     assert "ack_missing" in kinds
+
+
+async def test_every_kind_of_reminder_mail_parses_without_defects(settings, smtp) -> None:  # type: ignore[no-untyped-def]
+    """Each kind the reminder sweep sends (planned reminders, alerts, the digest, the staleness
+    report), with text in other scripts and many recipients, through the sweep's own mailer."""
+    from datetime import UTC, datetime
+
+    from preservation.domain import deadlines as dl
+    from preservation.reminders import mail as reminder_mail
+    from preservation.reminders import text
+
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    facts = text.RequestFacts(
+        id=7,
+        reference="PR-2026-000007",
+        case_reference="Дело № 12/2026 — «Ölfeld», très urgent",
+        status="sent",
+        regime="budapest-art29",
+        expires_at=now,
+        sent_at=now,
+        silent=("National Crime Agency, National Cyber Crime Unit <247@nca.example> (poc, email)",),
+    )
+    composed = [
+        (
+            "expiry_minus_7d",
+            text.compose_request_reminder(
+                kind="expiry_minus_7d",
+                key="7:a",
+                due_at=now,
+                request=facts,
+                unit_zone="Europe/Berlin",
+                now=now,
+            ),
+        ),
+        (
+            dl.EXPIRY,
+            text.compose_request_reminder(
+                kind=dl.EXPIRY,
+                key="7:b",
+                due_at=now,
+                request=facts,
+                unit_zone="Asia/Tokyo",
+                now=now,
+            ),
+        ),
+        (
+            dl.ACK_MISSING,
+            text.compose_request_reminder(
+                kind=dl.ACK_MISSING, key="7:c", due_at=now, request=facts, unit_zone="UTC", now=now
+            ),
+        ),
+        (
+            "alert_lapsed",
+            text.compose_request_reminder(
+                kind="alert_lapsed", key="7:d", due_at=now, request=facts, unit_zone="UTC", now=now
+            ),
+        ),
+        (
+            "alert_delivery_failed",
+            text.compose_generic(
+                kind="alert_delivery_failed",
+                key="alert:1",
+                due_at=now,
+                unit_zone="UTC",
+                now=now,
+                payload={
+                    "subject": "ALERT: Zustellung an «Ölfeld GmbH» fehlgeschlagen",
+                    "text": "x" * 2000,
+                    "request_id": 7,
+                },
+            ),
+        ),
+        (
+            "digest",
+            text.compose_digest(
+                key="digest:1",
+                unit_name="Кибер-отдел",
+                unit_zone="Europe/Moscow",
+                due_at=now,
+                now=now,
+                expiring=[
+                    text.DigestLine(
+                        reference="PR-2026-000007", request_id=7, status="sent", expires_at=now
+                    )
+                ],
+                unacknowledged=[],
+            ),
+        ),
+        (
+            "staleness_report",
+            text.compose_staleness(
+                key="stale:1",
+                due_at=now,
+                now=now,
+                unit_zone="UTC",
+                staleness_days=180,
+                entries=[
+                    text.StaleEntry(what="provider", name="Ölfeld GmbH (oelfeld)", verified_on=None)
+                ],
+            ),
+        ),
+    ]
+    recipients = [f"duty{i}@police.example" for i in range(30)] + ["chef@xn--bcher-kva.example"]
+    tuned_settings = tuned(settings, smtp.port)
+    mailer = reminder_mail.Mailer(tuned_settings)
+    try:
+        for kind, c in composed:
+            raw = reminder_mail.build_message(
+                unit_id=1,
+                key=f"k:{kind}",
+                kind=kind,
+                subject=c.subject,
+                text=c.text,
+                reference="PR-2026-000007",
+                recipients=recipients,
+                settings=tuned_settings,
+                now=now,
+            )
+            await mailer.send(raw, recipients)
+    finally:
+        await mailer.close()
+    assert len(smtp.messages) == len(composed)
+    for (kind, c), (raw, _, rcpt) in zip(composed, smtp.messages, strict=True):
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert defects_of(parsed) == [], kind  # type: ignore[arg-type]
+        assert str(parsed["X-Preservation-Reminder"]) == kind
+        assert str(parsed["Subject"]) == c.subject
+        assert [a.addr_spec for a in parsed["To"].addresses] == recipients == rcpt
+        assert parsed["Message-ID"].endswith(f"@{MAIL_DOMAIN}>")
+        assert parsed.get_content().replace("\r\n", "\n").rstrip("\n") == c.text.rstrip("\n")
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
