@@ -154,16 +154,18 @@ class FeedEvent:
     expires_at: datetime | None
 
 
+#: Labelled as FeedEvent's fields: the rows are handed to `render` as they come (no object of
+#: ours made per event on the loop).
 _COLUMNS = (
     Reminder.request_id,
     R.reference,
-    R.case_reference,
-    R.status,
+    func.coalesce(R.case_reference, "").label("case_reference"),
+    R.status.label("request_status"),
     R.regime,
-    R.expiry_rule,
+    func.coalesce(R.expiry_rule, "").label("expiry_rule"),
     R.version,
-    R.updated_at,
-    R.created_at,
+    R.updated_at.label("changed"),
+    R.created_at.label("created"),
     Reminder.kind,
     Reminder.due_at,
     R.expires_at,
@@ -173,8 +175,9 @@ _COLUMNS = (
 
 async def events(
     session: Any, *, unit_id: int, now: datetime, until: datetime | None
-) -> tuple[list[FeedEvent], int]:
-    """The feed's events in due order, at most MAX_EVENTS; and how many more there were.
+) -> tuple[list[Any], int]:
+    """The feed's events in due order, at most MAX_EVENTS (rows with FeedEvent's fields); and
+    how many more there were.
 
     Open reminders of open preservations (the partial index of open reminders, per unit), then
     the recent window's delivered ones (per unit, status and due time)."""
@@ -209,31 +212,13 @@ async def events(
     )
     if until is not None:
         open_rows = open_rows.where(Reminder.due_at <= until)
-    out: list[FeedEvent] = []
+    out: list[Any] = []
     left_out = 0
     for query in (recent_rows, open_rows):
         ordered = query.order_by(Reminder.due_at, Reminder.id).limit(MAX_EVENTS + 1 - len(out))
         result = await session.stream(ordered)
         async for part in result.partitions(PARTITION):
-            for r in part:
-                if not in_feed(r.kind):
-                    continue
-                out.append(
-                    FeedEvent(
-                        request_id=r.request_id,
-                        reference=r.reference,
-                        case_reference=r.case_reference or "",
-                        request_status=r.status,
-                        regime=r.regime,
-                        expiry_rule=r.expiry_rule or "",
-                        version=int(r.version or 1),
-                        changed=r.updated_at or r.created_at,
-                        created=r.created_at,
-                        kind=r.kind,
-                        due_at=r.due_at,
-                        expires_at=r.expires_at,
-                    )
-                )
+            out.extend(r for r in part if in_feed(r.kind))
     if len(out) > MAX_EVENTS:
         out = out[:MAX_EVENTS]
         left_out = await _count_left(session, unit_id=unit_id, since=since, until=until)

@@ -104,7 +104,9 @@ async def overview(db: Database, *, unit_id: int, now: datetime, window_days: in
                 .where(
                     R.unit_id == unit_id,
                     R.updated_at >= now - timedelta(days=LAPSED_DAYS),
-                    R.status == "lapsed",
+                    # Through the function, the status is no index key: the planner reads the
+                    # unit's last changes (`unit_id, updated_at`), not every lapse in history.
+                    func.coalesce(R.status, "") == "lapsed",
                 )
                 .order_by(R.expires_at.desc(), R.id.desc())
                 .limit(TIMELINE_MAX)

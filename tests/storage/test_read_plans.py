@@ -18,6 +18,7 @@ from preservation.domain import paging
 from preservation.reminders import feed
 from preservation.reminders.deadline_list import upcoming_page
 from preservation.requests import listing
+from preservation.requests.overview import overview
 from preservation.requests.reminder_plan import lapse_due, next_lapse_at
 from preservation.storage.models import PreservationRequest, Reminder
 from tests.conftest import T0
@@ -220,6 +221,9 @@ async def test_the_growing_reads_are_served_by_their_indexes(db, settings, clock
             await feed.validator(s, unit_id=principal.unit_id, now=T0, variant="")
         await _uses(db, captured, "reminder.status IN ('pending', 'sending')", *open_ones)
         await _uses(db, captured, "max(preservation_request.updated_at)", "ix_request_unit_updated")
+        await overview(db, unit_id=principal.unit_id, now=T0, window_days=90)
+        # Recent lapses by the unit's last changes, not by every lapse in its history.
+        await _uses(db, captured, "coalesce(preservation_request.status", "ix_request_unit_updated")
     finally:
         captured.close()
     assert paging  # (the cursor module is what the list pages with)
