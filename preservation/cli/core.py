@@ -59,11 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _started(_app: object) -> None:
-    from preservation.runtime.offload import freeze_heap
+    from preservation.runtime.offload import freeze_heap, start_worker_process
 
     # What the node loaded (modules, models, the directory) is never garbage: later full
     # collections of the garbage collector skip it (shorter pauses of the event loop).
     freeze_heap()
+    # The PDF renderer's process, ready before the first letter is asked for.
+    start_worker_process()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from preservation.runtime.offload import offload
 from preservation.storage.models import DirectoryEvent, Reminder, User
 
 #: Rows per statement (and between two pauses of the writer).
-CHUNK = 100
+CHUNK = 50
 
 
 @dataclass(frozen=True, kw_only=True)

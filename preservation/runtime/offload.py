@@ -182,6 +182,12 @@ async def in_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     return outcome[1]  # type: ignore[no-any-return]
 
 
+def start_worker_process() -> None:
+    """Start the render worker now (at the node's start), so the first PDF does not wait for a
+    Python process to start and load its libraries (1-2 s, on CPUs the node shares)."""
+    _process_pool().submit(os.getpid)
+
+
 @functools.cache
 def _libc() -> Any:
     import ctypes
