@@ -256,7 +256,9 @@ def test_backup_command_refuses_to_overwrite_without_force(
     target.write_bytes(b"keep me")
     assert main(["db", "backup", str(target)]) == 2
     err = capsys.readouterr().err
-    assert "--force" in err and len(err.strip().splitlines()) == 1
+    # One error line, after the line naming the database (cli/database.py).
+    lines = err.strip().splitlines()
+    assert "--force" in err and len(lines) == 2 and lines[0].startswith("preservation: database ")
     assert target.read_bytes() == b"keep me"
     assert main(["db", "backup", str(target), "--force"]) == 0
     assert "backed up" in capsys.readouterr().out
