@@ -24,11 +24,12 @@ class Role(StrEnum):
     officer = "officer"  #: files and follows the unit's requests
     supervisor = "supervisor"  #: the same, plus oversight of the whole unit
     admin = "admin"  #: keeps the unit's users and settings true
+    prosecutor = "prosecutor"  #: a judge or prosecutor: issues or validates the unit's EPOC-PRs
     #: the only role that changes the shared directory; granted on the command line only
     directory = "directory"
 
 
-REQUEST_ROLES = frozenset({Role.officer, Role.supervisor})
+REQUEST_ROLES = frozenset({Role.officer, Role.supervisor, Role.prosecutor})
 ALL_ROLES = frozenset(Role)
 
 

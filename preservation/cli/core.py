@@ -38,8 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--role",
         required=True,
-        choices=["officer", "supervisor", "admin", "directory"],
-        help="directory: the only role that changes the shared directory (granted here only)",
+        choices=["officer", "supervisor", "admin", "directory", "prosecutor"],
+        help=(
+            "directory: the only role that changes the shared directory (granted here only);"
+            " prosecutor: a judge or prosecutor who issues or validates the unit's EPOC-PRs"
+        ),
     )
     create.add_argument("--user", help="the person the token belongs to")
     create.add_argument(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contacts.models import Contact, contact_public
 from preservation.directory.snapshot import contacts_for_country, get_provider
+from preservation.domain import epoc as epoc_rules
 from preservation.domain import instruments as inst
 from preservation.domain.instruments import Instrument, ProviderFacts, Treaty
 from preservation.domain.regimes import Regime
@@ -111,6 +112,7 @@ def provider_facts(provider: Provider) -> ProviderFacts:
         country=provider.country,
         accepts_foreign_direct=provider.accepts_foreign_direct,
         policy_source=_source_url(provider.source),
+        eu_representative=getattr(provider, "eu_representative", None),
     )
 
 
@@ -220,8 +222,12 @@ def _decide(
         contact_public(c, today=today, max_age_days=staleness_days).model_dump(mode="json")
         for c in (contacts if with_views else ())
     )
-    has_address = provider is not None and bool(provider.portal_url or provider.le_email)
     epoc = requested == inst.EPOC_PR
+    if epoc:
+        return _decide_epoc(
+            provider=provider, country=country, view=provider_public_view, contacts=contact_views
+        )
+    has_address = provider is not None and bool(provider.portal_url or provider.le_email)
     own_state = (
         laws is not None
         and provider is not None
@@ -434,4 +440,53 @@ def _decide_emergency(
         country=country,
         contacts=contact_views,
         call=call,
+    )
+
+#: The channel of an EPOC-PR: the decentralised IT system, through the unit's national IT system
+#: (Regulation (EU) 2023/1543, Art. 19(1)). Nothing is sent by this service: the row is a hand-off.
+EU_SYSTEM = "eu-system"
+
+
+def _decide_epoc(
+    *,
+    provider: Provider | None,
+    country: str | None,
+    view: dict[str, Any] | None,
+    contacts: tuple[dict[str, Any], ...],
+) -> Route:
+    """An EPOC-PR's addressee (pure): the provider's designated establishment or legal
+    representative in the Union (Art. 3(2); Directive (EU) 2023/1544), reached through the
+    national IT system (Art. 19(1)); the executing State's point of contact has no part in it.
+    Without one on file, nobody (instruments.check_requested refuses the request first)."""
+    rep = epoc_rules.representative(getattr(provider, "eu_representative", None))
+    if provider is None or rep is None:
+        name = provider.name if provider is not None else "No provider"
+        return Route(
+            channel=EU_SYSTEM,
+            to="",
+            why=(
+                f"{name} has no designated establishment or legal representative in the Union on"
+                " file: an EPOC-PR has no addressee."
+            ),
+            recipients=(),
+            provider=view,
+            country=country,
+            contacts=contacts,
+        )
+    where = ", ".join(v for v in (rep.get("address"), rep.get("country")) if v)
+    to = rep.get("email") or rep["name"]
+    why = (
+        f"an EPOC-PR is addressed to {provider.name}'s designated establishment or legal"
+        f" representative in the Union, {rep['name']}{f' ({where})' if where else ''}; it is"
+        " transmitted through the national IT system (Regulation (EU) 2023/1543, Art. 19(1)),"
+        " not by this service, and no point of contact is copied."
+    )
+    return Route(
+        channel=EU_SYSTEM,
+        to=to,
+        why=why,
+        recipients=(Recipient(role="provider", channel=EU_SYSTEM, to=to, name=rep["name"]),),
+        provider=view,
+        country=country,
+        contacts=contacts,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from preservation.domain import epoc_clock
 from preservation.domain.lifecycle import TERMINAL, Status
 from preservation.domain.regimes import HoldStarts, PeriodKind, Regime, StartEvent
 from preservation.errors import Conflict, InvalidInput
@@ -130,6 +131,9 @@ class RequestEvents:
     notes: tuple[str, ...] = ()
     #: When the officer submitted it (an emergency's follow-ups count from then).
     submitted_at: datetime | None = None
+    #: EPOC-PR: the addressee's receipt, as the national IT system reports it (the 60 days of
+    #: Regulation (EU) 2023/1543, Art. 11(1) run from it: domain/epoc_clock.py).
+    received_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -144,6 +148,7 @@ class RequestEvents:
         ):
             object.__setattr__(self, name, _utc(getattr(self, name), name))
         object.__setattr__(self, "extensions", tuple(self.extensions))
+        object.__setattr__(self, "received_at", _utc(self.received_at, "received_at"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,8 +277,24 @@ _KIND_WORDS = {
 }
 
 
+#: The instrument whose clock is domain/epoc_clock.py (config/regimes.toml key).
+EPOC_PR = "eu-epoc-pr"
+
+
 def _expiry(inp: DeadlineInput) -> _Expiry:
     regime, provider, ev = inp.regime, inp.provider, inp.events
+    if regime.key == EPOC_PR:
+        # The order binds the addressee by law: a provider's own period plays no part.
+        epoc = epoc_clock.epoc_expiry(epoc_clock.events_of(ev, regime))
+        return _Expiry(
+            expires_at=epoc.expires_at,
+            parts=(*ev.notes, *epoc.parts),
+            held=epoc.held,
+            max_extensions=1,
+            extension_days=regime.extension_days,
+            used=epoc.extended,
+            pending=None,
+        )
 
     max_ext, ext_days = regime.max_extensions, regime.extension_days
     own_policy = regime.period_from_provider
@@ -487,6 +508,11 @@ def check_can_extend(inp: DeadlineInput, now: datetime) -> tuple[str, ...]:
     are held until the MLA decision (nothing to extend), or the preservation has expired."""
     now = _now(now)
     regime = inp.regime
+    if regime.key == EPOC_PR:
+        raise Conflict(
+            "an EPOC-PR is extended by the issuing authority itself with the form in Annex VI"
+            f" ({epoc_clock.CITE_EXTENSION}): POST /api/v1/requests/{{id}}/annex-vi"
+        )
     ex = _expiry(inp)
     if ex.held:
         raise Conflict(

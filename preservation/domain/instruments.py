@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from preservation.domain import epoc
 from preservation.domain.regimes import Channel, Regime
 from preservation.errors import InvalidInput
 
@@ -43,9 +44,7 @@ CETS224_ART9 = "cets224-art9"
 
 #: Member States bound by Regulation (EU) 2023/1543: the EU less Denmark (secondary sources read
 #: 2026-12-04: "across all EU Member States (except Denmark)"; docs/legal.md).
-EPOC_STATES = frozenset(
-    "AT BE BG HR CY CZ EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EPOC_STATES = epoc.BOUND_STATES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +91,9 @@ class ProviderFacts:
     accepts_foreign_direct: bool | None = None
     #: Where its law-enforcement policy is published (the directory row's source).
     policy_source: str = ""
+    #: Its designated establishment or legal representative in the Union (the directory's
+    #: `eu_representative`, read defensively by domain/epoc.py): the addressee of an EPOC-PR.
+    eu_representative: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,11 +321,13 @@ def check_requested(
             f" (18 U.S.C. § 2711(4): a department or agency of the United States or of a State);"
             f" the unit's country is {unit_country or 'not set'}: {instead}",
         )
-    if key == EPOC_PR and unit_country not in EPOC_STATES:
-        raise InvalidInput(
-            field_name,
-            f"an EPOC-PR is issued only by an authority of a Member State bound by Regulation (EU)"
-            f" 2023/1543 (the EU less Denmark); the unit's country is {unit_country or 'not set'}",
+    if key == EPOC_PR:
+        # Not bound (Denmark, outside the Union), no addressee in the Union: domain/epoc.py.
+        epoc.check_can_issue(
+            unit_country=unit_country,
+            provider_name=provider.name if provider is not None else None,
+            eu_representative=provider.eu_representative if provider is not None else None,
+            field_name=field_name,
         )
     if regime.channel is Channel.POC and regime.parties:
         treaty = treaties.get(regime.parties)

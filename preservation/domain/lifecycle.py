@@ -16,6 +16,10 @@ from preservation.errors import Conflict
 class Status(StrEnum):
     #: Being written; nothing has been sent. Editable (PATCH), can be withdrawn.
     DRAFT = "draft"
+    #: An officer's European Preservation Order (EPOC-PR), submitted: it waits for a judge or
+    #: prosecutor of the unit to issue or validate it (Regulation (EU) 2023/1543, Art. 3(2):
+    #: "issued or validated by a judicial authority"). Nothing is sent or transmitted.
+    AWAITING_VALIDATION = "awaiting_validation"
     #: Submitted and committed; the outbox rows wait for the dispatcher.
     QUEUED = "queued"
     #: Delivered to the provider and/or point of contact; no acknowledgement yet.
@@ -36,6 +40,13 @@ class Status(StrEnum):
 class Action(StrEnum):
     #: An officer submits a draft for sending.
     SUBMIT = "submit"
+    #: The service sends an officer's EPOC-PR to validation on submit (the API action is
+    #: `submit`; the instrument decides): not an API action.
+    REFER = "refer"
+    #: A judge or prosecutor issues or validates the EPOC-PR (requests/epoc.py).
+    VALIDATE = "validate"
+    #: The judge or prosecutor sends the EPOC-PR back to the officer as a draft (nothing issued).
+    RETURN = "return"
     #: The dispatcher has delivered the request (queued -> sent); not an API action.
     DISPATCH = "dispatch"
     #: The provider confirms: the preservation, a granted extension, or receipt of the MLA request.
@@ -47,6 +58,12 @@ class Action(StrEnum):
     #: The requested State confirms receipt of the MLA request (Budapest Art. 29(7): the hold
     #: pending the decision starts then).
     MLA_RECEIVED = "mla-received"
+    #: The issuing authority extends an EPOC-PR by 30 days with the form in Annex VI, during
+    #: the 60 days (Regulation (EU) 2023/1543, Art. 11(1), third sentence).
+    ANNEX_VI = "annex-vi"
+    #: The issuing authority confirms with the form in Annex V that the subsequent request for
+    #: production was issued: the data are kept as long as necessary (Art. 11(1)-(2)).
+    ANNEX_V = "annex-v"
     #: The unit closes the request with an outcome (a draft closed is withdrawn).
     CLOSE = "close"
     #: The scheduler records that the preservation expired; not an API action.
@@ -59,6 +76,12 @@ S, A = Status, Action
 TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
     {
         (S.DRAFT, A.SUBMIT): S.QUEUED,
+        # EPOC-PR: the officer's submit sends it to the judge or prosecutor, whose validation
+        # issues it (queued: a hand-off to the national IT system, requests/epoc.py).
+        (S.DRAFT, A.REFER): S.AWAITING_VALIDATION,
+        (S.AWAITING_VALIDATION, A.VALIDATE): S.QUEUED,
+        (S.AWAITING_VALIDATION, A.RETURN): S.DRAFT,
+        (S.AWAITING_VALIDATION, A.CLOSE): S.CLOSED,
         (S.QUEUED, A.DISPATCH): S.SENT,
         # The provider may confirm before the dispatcher has recorded delivery (a portal hand-off
         # done by hand, or the provider answering the copy first): the confirmation is the
@@ -78,6 +101,12 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
         (S.MLA_SENT, A.ACKNOWLEDGE): S.MLA_SENT,
         (S.MLA_SENT, A.MLA_RECEIVED): S.MLA_SENT,
         (S.MLA_SENT, A.EXTEND): S.MLA_SENT,
+        # EPOC-PR: Annex VI extends while the order is preserved or awaited (the 60-day check is
+        # deadlines'); Annex V, during the period of preservation, holds the data (Art. 11(2)).
+        (S.SENT, A.ANNEX_VI): S.SENT,
+        (S.PRESERVED, A.ANNEX_VI): S.PRESERVED,
+        (S.SENT, A.ANNEX_V): S.MLA_SENT,
+        (S.PRESERVED, A.ANNEX_V): S.MLA_SENT,
         (S.DRAFT, A.CLOSE): S.CLOSED,
         (S.QUEUED, A.CLOSE): S.CLOSED,
         (S.SENT, A.CLOSE): S.CLOSED,
@@ -97,8 +126,12 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
 #: States no action leaves.
 TERMINAL: frozenset[Status] = frozenset({S.CLOSED, S.LAPSED})
 
-#: Actions only the system takes (dispatcher, scheduler); the API never offers them.
-SYSTEM_ACTIONS: frozenset[Action] = frozenset({A.DISPATCH, A.LAPSE})
+#: Actions only the system takes (dispatcher, scheduler, the submit of an EPOC-PR); the API never
+#: offers them.
+SYSTEM_ACTIONS: frozenset[Action] = frozenset({A.DISPATCH, A.LAPSE, A.REFER})
+
+#: Actions that exist for the EPOC-PR alone (requests/view.py offers them for eu-epoc-pr only).
+EPOC_ACTIONS: frozenset[Action] = frozenset({A.VALIDATE, A.RETURN, A.ANNEX_VI, A.ANNEX_V})
 
 del S, A
 

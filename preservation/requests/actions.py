@@ -322,6 +322,12 @@ async def mla(
     req = await _locked(session, principal=principal, request_id=request_id)
     old = req.status
     new = transition(old, Action.MLA)
+    if req.regime == "eu-epoc-pr":
+        raise Conflict(
+            "an EPOC-PR's subsequent request for production is confirmed by the issuing"
+            " authority with the form in Annex V (Regulation (EU) 2023/1543, Art. 11(1)):"
+            f" POST /api/v1/requests/{req.id}/annex-v"
+        )
     notes: dict[str, str] = {}
     at = parse_instant(
         data.sent_at,
@@ -424,6 +430,13 @@ async def close(
     req.outcome = data.outcome
     req.close_note = data.note.strip()
     detail: dict[str, Any] = {"outcome": data.outcome, "note": req.close_note}
+    if req.regime == "eu-epoc-pr":
+        # Art. 11(3): the addressee is told when preservation is no longer necessary.
+        from preservation.requests import epoc
+
+        detail.update(
+            await epoc.on_close(session, req, principal=principal, outcome=data.outcome, now=now)
+        )
     if cancelled:
         detail["cancelled_deliveries"] = cancelled
     return await _finish(

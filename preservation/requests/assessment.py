@@ -193,6 +193,7 @@ def choose_regime(
                 name=str(provider.get("name") or req.provider),
                 country=provider.get("country"),
                 accepts_foreign_direct=provider.get("accepts_foreign_direct"),
+                eu_representative=provider.get("eu_representative"),
             )
             if req.provider
             else None

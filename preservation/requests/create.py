@@ -300,7 +300,11 @@ async def create_in_session(
         ctx=ctx,
     )
     planned: list[Any] = []
-    if data.submit:
+    # An EPOC-PR is not queued on submit: it waits for a judge or prosecutor (requests/epoc.py).
+    refer = data.submit and req.regime == "eu-epoc-pr"
+    if refer:
+        check_submittable(req, route, regimes=ctx.regimes)
+    elif data.submit:
         check_submittable(req, route, regimes=ctx.regimes)
         mark_submitted(req, now=now)
         planned = reminders.plan_new(
@@ -334,7 +338,7 @@ async def create_in_session(
         )
     outbox: list[dict[str, Any]] | None = None
     rows: list[dict[str, Any]] = []
-    if data.submit:
+    if data.submit and not refer:
         events.append((principal.actor, "submit", now, submit_detail(route)))
         outbox = outbox_values(req, route, now=now)
         rows = reminders.new_rows(unit_id=req.unit_id, request_id=req.id, planned=planned, now=now)
@@ -346,6 +350,18 @@ async def create_in_session(
             values["id"] = row_id
     if rows:
         await session.execute(_INSERT_REMINDERS, rows)
+    if refer:
+        from preservation.requests import epoc
+
+        assert req.id is not None
+        return Created(
+            public=await epoc.refer_created(
+                session, ctx=ctx, principal=principal, request_id=req.id, route=route
+            ),
+            submitted=True,
+            due=False,
+            directory_stale=ctx.directory is not None and found.snapshot is None,
+        )
 
     public = await to_public(
         session,

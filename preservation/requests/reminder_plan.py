@@ -122,6 +122,7 @@ def events_of(request: PreservationRequest) -> dl.RequestEvents:
         mla_sent_at=request.mla_sent_at,
         mla_received_at=request.mla_received_at,
         closed_at=request.closed_at,
+        received_at=getattr(request, "received_at", None),
         notes=tuple((request.date_notes or {}).values()),
         submitted_at=request.submitted_at,
     )

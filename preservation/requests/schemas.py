@@ -21,7 +21,15 @@ IdentifierType = Literal[
 ]
 DataCategory = Literal["subscriber", "identifying", "traffic", "content"]
 StatusName = Literal[
-    "draft", "queued", "sent", "preserved", "extension_requested", "mla_sent", "closed", "lapsed"
+    "draft",
+    "awaiting_validation",
+    "queued",
+    "sent",
+    "preserved",
+    "extension_requested",
+    "mla_sent",
+    "closed",
+    "lapsed",
 ]
 assert set(StatusName.__args__) == {s.value for s in Status}  # type: ignore[attr-defined]
 
@@ -370,6 +378,8 @@ class RequestPublic(BaseModel):
     mla_reference: str
     #: When the requested State confirmed receipt of the MLA request.
     mla_received_at: datetime | None
+    #: EPOC-PR: the addressee's receipt, as the national IT system reports it.
+    received_at: datetime | None = None
     closed_at: datetime | None
     outcome: str
     extensions: list[ExtensionPublic]

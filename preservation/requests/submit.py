@@ -127,6 +127,12 @@ async def submit_in_session(
             ctx=ctx,
         )
     check_submittable(req, route, regimes=ctx.regimes)
+    if req.regime == "eu-epoc-pr":
+        # An EPOC-PR is issued or validated by a judge or prosecutor first; nothing is sent
+        # (requests/epoc.py).
+        from preservation.requests import epoc
+
+        return await epoc.refer(session, ctx=ctx, principal=principal, req=req, route=route)
     rows = [OutboxMessage(**values) for values in outbox_values(req, route, now=now)]
     session.add_all(rows)
     mark_submitted(req, now=now)

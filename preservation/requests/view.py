@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from preservation.access.auth import Principal
-from preservation.domain.lifecycle import Status, allowed_actions
+from preservation.domain.lifecycle import EPOC_ACTIONS, SYSTEM_ACTIONS, Status, allowed_actions
 from preservation.errors import NotFound
 from preservation.requests.assessment import check_lang
 from preservation.requests.schemas import (
@@ -126,7 +126,7 @@ async def to_public(
         creator = user.name if user is not None else ""
     if identifiers is None:
         identifiers = await load_identifiers(session, req.id)
-    if req.status == Status.DRAFT:
+    if req.status in (Status.DRAFT, Status.AWAITING_VALIDATION):
         recipients = [
             RecipientPublic(status="planned", **r) for r in (req.route or {}).get("recipients", [])
         ]
@@ -209,6 +209,7 @@ async def to_public(
         mla_sent_at=req.mla_sent_at,
         mla_reference=req.mla_reference,
         mla_received_at=req.mla_received_at,
+        received_at=getattr(req, "received_at", None),
         closed_at=req.closed_at,
         outcome=req.outcome,
         extensions=[
@@ -240,8 +241,13 @@ def offered_actions(req: PreservationRequest, regimes: Mapping[str, Any] | None)
     regime = (regimes or {}).get(req.regime)
     out = []
     for a in allowed_actions(req.status):
-        if a.value in ("dispatch", "lapse"):
+        if a in SYSTEM_ACTIONS:
             continue
+        epoc = req.regime == "eu-epoc-pr"
+        if a in EPOC_ACTIONS and not epoc:
+            continue
+        if epoc and a.value in ("extend", "mla", "mla-received"):
+            continue  # an EPOC-PR has Annex VI and Annex V instead (requests/epoc.py)
         emergency = getattr(req, "kind", None) == "emergency"
         if emergency and a.value in ("extend", "mla", "mla-received"):
             # An emergency has no preservation to extend: its formal request follows from the

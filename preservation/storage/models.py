@@ -216,6 +216,9 @@ class PreservationRequest(SQLModel, table=True):
     #: When the requested State confirmed receipt of the MLA request (Art. 29(7): the hold
     #: pending the decision starts then).
     mla_received_at: datetime | None = utc_column()
+    #: EPOC-PR: the addressee's receipt, as the national IT system reports it (the 60 days of
+    #: Regulation (EU) 2023/1543, Art. 11(1) run from it; migration 0010_epoc_pr).
+    received_at: datetime | None = utc_column()
     #: Recorded dates given without a time of day, and how they were read (field -> note).
     date_notes: dict[str, Any] | None = json_column()
     closed_at: datetime | None = utc_column()
@@ -410,6 +413,7 @@ class IdempotencyRecord(SQLModel, table=True):
 def all_tables() -> None:
     """Import every module that defines tables so SQLModel.metadata is complete."""
     import contacts.models  # noqa: F401
+    import preservation.storage.epoc  # noqa: F401
     import providers.models  # noqa: F401
 
 

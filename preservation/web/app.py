@@ -18,6 +18,7 @@ from preservation.web.api import actions as api_actions
 from preservation.web.api import deadlines as api_deadlines
 from preservation.web.api import directory as api_directory
 from preservation.web.api import documents as api_documents
+from preservation.web.api import epoc as api_epoc
 from preservation.web.api import identifiers as api_identifiers
 from preservation.web.api import instruments as api_instruments
 from preservation.web.api import messages as api_messages
@@ -46,6 +47,7 @@ def api_modules() -> list[Api]:
         api_requests.api,
         api_actions.api,
         api_documents.api,
+        api_epoc.api,
         api_deadlines.api,
         api_messages.api,
         api_instruments.api,

@@ -104,10 +104,14 @@ def test_us_2703f_ninety_days_from_preservation() -> None:
     assert ACK_MISSING not in kinds(plan)
 
 
-def test_epoc_pr_runs_from_sending_even_when_preserved_later() -> None:
+def test_epoc_pr_runs_from_transmission_until_receipt_is_recorded() -> None:
+    # The clock of an EPOC-PR is tested as a table in tests/domain/test_epoc_clock.py.
     plan = plan_deadlines(inp(EU, sent_at=SENT, preserved_at=PRESERVED))
     assert plan.expires_at == SENT + 60 * DAY
-    assert "eu-epoc-pr: 60 days from sending on 2026-11-20 13:03 UTC" in plan.expiry_rule
+    assert (
+        "eu-epoc-pr: 60 days from the transmission through the national IT system on"
+        " 2026-11-20 13:03 UTC"
+    ) in plan.expiry_rule
     assert "Regulation (EU) 2023/1543, Art. 11(1)" in plan.expiry_rule
 
 
@@ -121,7 +125,7 @@ def test_acknowledged_before_dispatch_recorded() -> None:
     # queued -> acknowledge -> preserved: no sent_at; a "sent" regime counts from preservation.
     plan = plan_deadlines(inp(EU, status=Status.PRESERVED, preserved_at=PRESERVED))
     assert plan.expires_at == PRESERVED + 60 * DAY
-    assert "(sending time not recorded)" in plan.expiry_rule
+    assert "'data preserved' notice on 2026-11-21 09:00 UTC (receipt not" in plan.expiry_rule
     assert ACK_MISSING not in kinds(plan)
 
 
@@ -152,12 +156,13 @@ def test_equal_provider_says_so() -> None:
     assert "both give the same expiry" in plan.expiry_rule
 
 
-def test_provider_counts_from_its_own_preservation() -> None:
-    # EPOC-PR runs from sending; the provider's 60 days run from its later preservation.
-    snap = ProviderPolicy(slug="snap", preservation_days=60)
+def test_a_provider_period_plays_no_part_in_an_epoc_pr() -> None:
+    # The order binds the addressee by law (Art. 11(1)): the provider's own, shorter period does
+    # not shorten it.
+    snap = ProviderPolicy(slug="snap", preservation_days=20)
     plan = plan_deadlines(inp(EU, snap, sent_at=SENT, preserved_at=PRESERVED))
     assert plan.expires_at == SENT + 60 * DAY
-    assert "the earlier applies: eu-epoc-pr" in plan.expiry_rule
+    assert "provider snap" not in plan.expiry_rule
 
 
 def test_provider_without_period_changes_nothing() -> None:

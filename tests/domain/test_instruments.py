@@ -68,6 +68,9 @@ US_CLOSED = provider("googlish", "US", False)
 US_UNKNOWN = provider("appleish", "US", None)
 IE_CLOSED = provider("irishco", "IE", False)
 DE_MAIL = provider("gmxish", "DE", True, portal=False)
+#: A provider that names its legal representative in the Union (the EPOC-PR addressee).
+US_EU_REP = provider("metaish", "US", True)
+US_EU_REP.eu_representative = {"name": "Metaish Ireland Ltd", "address": "Dublin", "country": "IE"}
 
 # unit, provider, requested State, asked for -> [(role, instrument key, text in its citation)]
 CASES = [
@@ -132,11 +135,11 @@ CASES = [
     ),
     pytest.param(
         "DE",
-        US_DIRECT,
+        US_EU_REP,
         "US",
         "eu-epoc-pr",
         [("provider", "eu-epoc-pr", "Regulation (EU) 2023/1543")],
-        id="EU State and a provider in the Union: EPOC-PR to the provider alone",
+        id="EU State and a provider in the Union: EPOC-PR to its representative alone",
     ),
     pytest.param(
         "DE",
@@ -183,13 +186,20 @@ def test_why_names_the_parties_question() -> None:
     assert "not on the list of Parties" in r.recipients[0].instrument.why
 
 
-def check(key: str, *, unit: str | None, direct: bool, country: str = "US") -> None:
+def check(
+    key: str, *, unit: str | None, direct: bool, country: str = "US", rep: object = "NL"
+) -> None:
     inst.check_requested(
         key,
         regimes=REGIMES,
         unit_country=unit,
         direct=direct,
-        provider=inst.ProviderFacts(name="Snapish", country="US", accepts_foreign_direct=True),
+        provider=inst.ProviderFacts(
+            name="Snapish",
+            country="US",
+            accepts_foreign_direct=True,
+            eu_representative={"name": "Snapish B.V.", "country": rep} if rep else None,
+        ),
         requested_country=country,
         treaties=TREATIES,
     )
@@ -199,8 +209,9 @@ def check(key: str, *, unit: str | None, direct: bool, country: str = "US") -> N
     ("key", "unit", "direct", "country", "reason"),
     [
         ("us-2703f", "DE", True, "US", "2711(4)"),
-        ("eu-epoc-pr", "DK", True, "US", "Denmark"),
+        ("eu-epoc-pr", "DK", True, "US", "Denmark (DK) is a Member State not bound"),
         ("eu-epoc-pr", "US", True, "US", "bound by Regulation"),
+        ("eu-epoc-pr", None, True, "US", "the unit's country is not set"),
         ("cets224-art9", "DE", False, "US", "not in force"),
         ("budapest-art29", "DE", False, "IE", "IE is not a Party"),
         ("provider-policy", "DE", False, "US", "does not take requests directly"),
@@ -213,6 +224,29 @@ def test_an_instrument_that_does_not_fit_is_refused_naming_regime(
     with pytest.raises(InvalidInput) as info:
         check(key, unit=unit, direct=direct, country=country)
     assert info.value.field == "regime" and reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rep", "reason"),
+    [
+        (None, "no designated establishment or legal representative in the Union on file"),
+        ("DE", "is in the unit's own State (DE)"),
+        ("DK", "not a Member State bound"),
+    ],
+)
+def test_an_epoc_pr_needs_an_addressee_in_another_bound_member_state(rep, reason) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput) as info:
+        check("eu-epoc-pr", unit="DE", direct=True, rep=rep)
+    assert info.value.field == "regime" and reason in str(info.value)
+
+
+def test_an_epoc_pr_goes_to_the_representative_through_the_national_system() -> None:
+    r = route("DE", US_EU_REP, "US", requested="eu-epoc-pr")
+    assert [(x.role, x.channel, x.name) for x in r.recipients] == [
+        ("provider", "eu-system", "Metaish Ireland Ltd")
+    ]
+    assert "Art. 19(1)" in r.why and "no point of contact is copied" in r.why
+    assert route("DE", US_DIRECT, "US", requested="eu-epoc-pr").recipients == ()
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,15 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (S.MLA_SENT, A.MLA_RECEIVED): S.MLA_SENT,
     (S.MLA_SENT, A.CLOSE): S.CLOSED,
     (S.MLA_SENT, A.LAPSE): S.LAPSED,
+    # EPOC-PR (Regulation (EU) 2023/1543): validation by a judge or prosecutor, Annexes V and VI.
+    (S.DRAFT, A.REFER): S.AWAITING_VALIDATION,
+    (S.AWAITING_VALIDATION, A.VALIDATE): S.QUEUED,
+    (S.AWAITING_VALIDATION, A.RETURN): S.DRAFT,
+    (S.AWAITING_VALIDATION, A.CLOSE): S.CLOSED,
+    (S.SENT, A.ANNEX_VI): S.SENT,
+    (S.PRESERVED, A.ANNEX_VI): S.PRESERVED,
+    (S.SENT, A.ANNEX_V): S.MLA_SENT,
+    (S.PRESERVED, A.ANNEX_V): S.MLA_SENT,
 }
 
 
@@ -82,15 +91,31 @@ def test_terminal_states_allow_nothing_and_everything_else_can_close() -> None:
             assert allowed_actions(status) == []
         else:
             assert transition(status, A.CLOSE) is S.CLOSED
-    # Nothing leads out of a terminal state, and every state but draft can be reached.
+    # Nothing leads out of a terminal state, and every state can be reached (draft again when
+    # a judge or prosecutor returns an EPOC-PR).
     assert not any(src in TERMINAL for src, _ in TRANSITIONS)
-    assert {dst for dst in TRANSITIONS.values()} == set(Status) - {S.DRAFT}
+    assert {dst for dst in TRANSITIONS.values()} == set(Status)
 
 
 def test_allowed_actions_order_and_system_actions() -> None:
-    assert allowed_actions(S.SENT) == [A.ACKNOWLEDGE, A.MLA, A.CLOSE, A.LAPSE]
-    assert allowed_actions("draft") == [A.SUBMIT, A.CLOSE]
-    assert SYSTEM_ACTIONS == {A.DISPATCH, A.LAPSE}
+    assert allowed_actions(S.SENT) == [
+        A.ACKNOWLEDGE,
+        A.MLA,
+        A.ANNEX_VI,
+        A.ANNEX_V,
+        A.CLOSE,
+        A.LAPSE,
+    ]
+    assert allowed_actions("draft") == [A.SUBMIT, A.REFER, A.CLOSE]
+    assert allowed_actions(S.AWAITING_VALIDATION) == [A.VALIDATE, A.RETURN, A.CLOSE]
+    assert SYSTEM_ACTIONS == {A.DISPATCH, A.LAPSE, A.REFER}
+
+
+def test_only_a_judge_or_prosecutor_step_leaves_awaiting_validation() -> None:
+    # Nothing is dispatched, acknowledged or extended before the order is issued.
+    for action in (A.DISPATCH, A.ACKNOWLEDGE, A.EXTEND, A.MLA, A.ANNEX_V, A.ANNEX_VI, A.LAPSE):
+        assert not can(S.AWAITING_VALIDATION, action)
+    assert transition(S.AWAITING_VALIDATION, A.VALIDATE) is S.QUEUED
 
 
 def test_unknown_names_are_value_errors() -> None:
