@@ -73,69 +73,75 @@ def _cut(rows: list[Any], limit: int) -> Cut:
 async def overview(db: Database, *, unit_id: int, now: datetime, window_days: int) -> Overview:
     """The dashboard's reads for `unit_id` (see the module's docstring)."""
     async with db.read() as session:
-        expiring = (
-            await session.execute(
-                select(*_ROW)
-                .where(
-                    R.unit_id == unit_id,
-                    status_in(R.status, OPEN_REQUEST_STATUSES),
-                    R.expires_at <= now + timedelta(days=window_days),
-                )
-                .order_by(R.expires_at, R.id)
-                .limit(TIMELINE_MAX + 1)
+        return await overview_in(session, unit_id=unit_id, now=now, window_days=window_days)
+
+
+async def overview_in(session: Any, *, unit_id: int, now: datetime, window_days: int) -> Overview:
+    """`overview` in the caller's read transaction (the page adds its deadlines to the same one:
+    on PostgreSQL each transaction costs round trips of its own)."""
+    expiring = (
+        await session.execute(
+            select(*_ROW)
+            .where(
+                R.unit_id == unit_id,
+                status_in(R.status, OPEN_REQUEST_STATUSES),
+                R.expires_at <= now + timedelta(days=window_days),
             )
-        ).all()
-        room = TIMELINE_MAX + 1 - len(expiring)
-        held = (
-            (
-                await session.execute(
-                    select(*_ROW)
-                    .where(R.unit_id == unit_id, R.status == "mla_sent", R.expires_at.is_(None))
-                    .order_by(R.id.desc())
-                    .limit(room)
-                )
-            ).all()
-            if room > 0
-            else []
+            .order_by(R.expires_at, R.id)
+            .limit(TIMELINE_MAX + 1)
         )
-        lapsed = (
+    ).all()
+    room = TIMELINE_MAX + 1 - len(expiring)
+    held = (
+        (
             await session.execute(
                 select(*_ROW)
-                .where(
-                    R.unit_id == unit_id,
-                    R.updated_at >= now - timedelta(days=LAPSED_DAYS),
-                    # Through the function, the status is no index key: the planner reads the
-                    # unit's last changes (`unit_id, updated_at`), not every lapse in history.
-                    func.coalesce(R.status, "") == "lapsed",
-                )
-                .order_by(R.expires_at.desc(), R.id.desc())
-                .limit(TIMELINE_MAX)
-            )
-        ).all()
-        awaiting = (
-            await session.execute(
-                select(*_ROW)
-                .where(R.unit_id == unit_id, R.status.in_(AWAITING))
-                .order_by(R.submitted_at, R.id)
-                .limit(AWAITING_MAX + 1)
-            )
-        ).all()
-        drafts = (
-            await session.execute(
-                select(*_ROW)
-                .where(R.unit_id == unit_id, R.status == "draft")
+                .where(R.unit_id == unit_id, R.status == "mla_sent", R.expires_at.is_(None))
                 .order_by(R.id.desc())
-                .limit(DRAFTS_MAX + 1)
+                .limit(room)
             )
         ).all()
-        counts = {
-            status: int(n)
-            for status, n in await session.execute(
-                select(R.status, func.count())
-                .where(R.unit_id == unit_id, R.status.in_(COUNTED))
-                .group_by(R.status)
+        if room > 0
+        else []
+    )
+    lapsed = (
+        await session.execute(
+            select(*_ROW)
+            .where(
+                R.unit_id == unit_id,
+                R.updated_at >= now - timedelta(days=LAPSED_DAYS),
+                # Through the function, the status is no index key: the planner reads the
+                # unit's last changes (`unit_id, updated_at`), not every lapse in history.
+                func.coalesce(R.status, "") == "lapsed",
             )
-        }
+            .order_by(R.expires_at.desc(), R.id.desc())
+            .limit(TIMELINE_MAX)
+        )
+    ).all()
+    awaiting = (
+        await session.execute(
+            select(*_ROW)
+            .where(R.unit_id == unit_id, R.status.in_(AWAITING))
+            .order_by(R.submitted_at, R.id)
+            .limit(AWAITING_MAX + 1)
+        )
+    ).all()
+    drafts = (
+        await session.execute(
+            select(*_ROW)
+            .where(R.unit_id == unit_id, R.status == "draft")
+            .order_by(R.id.desc())
+            .limit(DRAFTS_MAX + 1)
+        )
+    ).all()
+    counts = {
+        status: int(n)
+        for status, n in await session.execute(
+            select(R.status, func.count())
+            .where(R.unit_id == unit_id, R.status.in_(COUNTED))
+            .group_by(R.status)
+        )
+    }
     timeline = [*expiring, *held]
     return Overview(
         timeline=_cut(timeline, TIMELINE_MAX),

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from preservation.access import feeds
 from preservation.requests.emergency import open_emergencies
-from preservation.requests.overview import overview
+from preservation.requests.overview import overview_in
 from preservation.web.keys import CLOCK, DB
 from preservation.web.pages import timeline
 from preservation.web.pages.base import UNIT_ZONE, current, day, officer, posted, render
@@ -68,9 +68,20 @@ async def _dashboard(
 ) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     zone = request.get(UNIT_ZONE, "UTC")
-    seen = await overview(
-        request.app[DB], unit_id=ws.principal.unit_id, now=now, window_days=WINDOW_DAYS
-    )
+    from preservation.reminders.deadline_list import upcoming_page
+
+    # One read transaction for the page's lists (each one costs round trips on PostgreSQL).
+    async with request.app[DB].read() as session:
+        seen = await overview_in(
+            session, unit_id=ws.principal.unit_id, now=now, window_days=WINDOW_DAYS
+        )
+        deadlines = await upcoming_page(
+            session,
+            now=now,
+            within=timedelta(days=DEADLINE_DAYS),
+            unit_id=ws.principal.unit_id,
+            limit=DEADLINES_MAX,
+        )
     chart = timeline.build(
         [*seen.lapsed, *seen.timeline.rows],
         now=now,
@@ -78,7 +89,6 @@ async def _dashboard(
         label_of=lambda r: f"{r.reference} {r.provider or r.country or ''}".strip(),
         day_label=lambda at: day(at, zone),
     )
-    deadlines = await upcoming(request, ws)
     # Emergencies not answered yet come first, above everything else (requests/emergency.py).
     emergencies = await open_emergencies(request.app[DB], unit_id=ws.principal.unit_id)
     counts = seen.counts
