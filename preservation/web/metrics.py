@@ -34,6 +34,7 @@ OUTBOX_STATUSES = ("pending", "due", "sending", "handoff", "sent", "failed")
 REMINDER_STATUSES = ("pending", "due", "sending", "delivered", "failed", "cancelled")
 REQUEST_STATUSES = (
     "draft",
+    "awaiting_validation",
     "queued",
     "sent",
     "preserved",

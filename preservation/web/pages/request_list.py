@@ -21,6 +21,7 @@ from preservation.web.pages.base import officer, render
 PAGE_SIZE = 50
 STATUSES = (
     "draft",
+    "awaiting_validation",
     "queued",
     "sent",
     "preserved",
