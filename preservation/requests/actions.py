@@ -563,7 +563,15 @@ async def recipients(
     items = []
     for row in rows:
         handoff = None
-        if row.status == "handoff":
+        if row.status == "handoff" and row.channel == "eu-system":
+            # An EPOC-PR: the national IT system transmits the certificate (requests/epoc.py).
+            text = (
+                f"Transmit the EPOC-PR through the national IT system (Regulation (EU) 2023/1543,"
+                f" Art. 19(1)): import GET /api/v1/requests/{req.id}/epoc-pr?format=xml or key in"
+                f" the PDF, then record it: POST /api/v1/requests/{req.id}/epoc-pr/transmitted."
+            )
+            handoff = HandoffPublic(portal_url="", provider=row.recipient_name, text=text)
+        elif row.status == "handoff":
             # That recipient's own letter (its instrument: the provider's policy, as a rule).
             text = await letter_text(
                 session,

@@ -177,6 +177,12 @@ async def test_an_officer_cannot_issue_a_prosecutor_can(client, epoc) -> None:  
     assert trail[-1].detail["issued_by"] == "prosecutor-a@alpha"
     assert trail[-1].detail["authority_type"] == "public_prosecutor"
     assert trail[-1].detail["from"] == "awaiting_validation"
+    # The hand-off names the channel; the recipients' view works for it.
+    resp = await client.get(f"{URL}/{rid}/recipients", headers=auth(epoc["officer"]))
+    assert resp.status == 200, await resp.text()
+    (row,) = (await resp.json())["items"]
+    assert (row["channel"], row["status"], row["name"]) == ("eu-system", "handoff", REP["name"])
+    assert "national IT system" in row["handoff"]["text"] and "format=xml" in row["handoff"]["text"]
     # Validated once: a second validation is a conflict naming the state.
     again = await client.post(f"{URL}/{rid}/validate", json={}, headers=auth(epoc["prosecutor"]))
     assert "state queued" in (await assert_problem(again, 409))["detail"]
