@@ -10,6 +10,7 @@ from aiohttp import web
 
 from preservation.access.auth import REQUEST_ROLES
 from preservation.requests import actions
+from preservation.requests import recipients as recipients_view
 from preservation.requests.schemas import RequestPublic
 from preservation.web.api.requests import context_of
 from preservation.web.endpoints import Api, Call
@@ -180,7 +181,7 @@ async def portal_submitted(call: Call) -> web.Response:
     response=RequestPublic,
     status=201,
     roles=ROLES,
-    errors=(401, 403, 404, 409),
+    errors=(401, 403, 404, 409, 422),
     idempotent_key=True,
 )
 async def follow_up(call: Call) -> web.Response:
@@ -217,13 +218,13 @@ async def follow_up(call: Call) -> web.Response:
     "/api/v1/requests/{id}/recipients",
     summary="Show each recipient's delivery state and the portal hand-off tasks",
     tag=TAG,
-    response=actions.RecipientList,
+    response=recipients_view.RecipientList,
     roles=ROLES,
     errors=(401, 403, 404),
 )
-async def recipients(call: Call) -> actions.RecipientList:
+async def recipients(call: Call) -> recipients_view.RecipientList:
     ctx = context_of(call.request)
     async with call.request.app[DB].read() as session:
-        return await actions.recipients(
+        return await recipients_view.recipients(
             session, ctx=ctx, principal=call.principal, request_id=call.params["id"]
         )

@@ -19,6 +19,7 @@ from preservation.documents.letter import available_languages
 from preservation.errors import Conflict, FieldError, InvalidInput, NotFound
 from preservation.requests import actions, change, documents, idempotency, listing, messages, view
 from preservation.requests import create as creation
+from preservation.requests import recipients as recipients_view
 from preservation.requests.schemas import RequestCreate, RequestPatch
 from preservation.requests.submit import submit_request
 from preservation.web.api.requests import context_of
@@ -320,7 +321,7 @@ async def _record_page(
         db, principal=ws.principal, request_id=request_id, regimes=context_of(request).regimes
     )
     async with db.read() as session:
-        recipients = await actions.recipients(
+        recipients = await recipients_view.recipients(
             session, ctx=ctx, principal=ws.principal, request_id=request_id
         )
         correspondence = await messages.list_messages(
