@@ -100,6 +100,13 @@ async def ready(client, tokens):  # type: ignore[no-untyped-def]
                     verified_on=verified,
                 ),
                 Provider(
+                    slug="lineonly",
+                    name="LineOnly Cable",
+                    country="US",
+                    emergency_contact={"phone": "+18668940103"},
+                    verified_on=verified,
+                ),
+                Provider(
                     slug="okx",
                     name="OKX",
                     country="SC",
@@ -240,6 +247,30 @@ async def test_routes_to_the_point_of_contact_without_an_emergency_channel(clien
     assert "emergency police co-operation" in text
     # The custodian is a US provider: the letter says it may disclose under § 2702.
     assert "2702(b)(8)" in text
+
+
+async def test_an_emergency_line_alone_is_a_call_the_officer_records(client, ready) -> None:  # type: ignore[no-untyped-def]
+    data = await create(client, ready["officer"], provider="lineonly")
+    (recipient,) = data["recipients"]
+    assert (recipient["channel"], recipient["to"], recipient["status"]) == (
+        "phone",
+        "+18668940103",
+        "handoff",
+    )
+    assert data["call"][0]["phone"] == "+18668940103"
+    await sign_in(client, ready["officer"])
+    record = await (await client.get(f"/requests/{data['id']}")).text()
+    assert 'Call:</strong> <a class="call" href="tel:+18668940103">' in record
+    resp = await client.post(
+        f"{URL}/{data['id']}/recipients/{recipient['id']}/submitted",
+        json={"portal_reference": "call 03:12, duty supervisor J. Doe"},
+        headers=auth(ready["officer"]),
+    )
+    assert resp.status == 200, await resp.text()
+    after = await resp.json()
+    assert after["status"] == "sent" and after["recipients"][0]["status"] == "sent"
+    # Still unanswered: the follow-ups stand until the answer is recorded.
+    assert [d["kind"] for d in after["deadlines"]] == ["emergency_followup"] * 2
 
 
 async def test_an_emergency_draft_is_checked_changed_and_submitted(client, ready) -> None:  # type: ignore[no-untyped-def]
