@@ -62,11 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _started(_app: object) -> None:
-    from preservation.runtime.offload import freeze_heap, start_worker_process
+    from preservation.runtime.offload import favour_the_loop, freeze_heap, start_worker_process
 
     # What the node loaded (modules, models, the directory) is never garbage: later full
     # collections of the garbage collector skip it (shorter pauses of the event loop).
     freeze_heap()
+    # Worker threads hand the interpreter back to the event loop after 1 ms, not 5.
+    favour_the_loop()
     # The PDF renderer's process, ready before the first letter is asked for.
     start_worker_process()
 

