@@ -109,7 +109,7 @@ class _RequestFields(BaseModel):
     summary: MultiLine | None = Field(None, max_length=TEXT)
     relevance: MultiLine | None = Field(None, max_length=TEXT)
     #: Why the data must be preserved now (Budapest Convention Art. 29(2)(e)).
-    necessity: str | None = Field(None, max_length=TEXT)
+    necessity: MultiLine | None = Field(None, max_length=TEXT)
     #: The legal instrument; omitted, the service chooses it from the route and the unit's State
     #: (GET /api/v1/instruments); given, it must fit them.
     regime: str | None = Field(None, min_length=1, max_length=40)
@@ -155,7 +155,7 @@ class RequestCreate(_RequestFields):
     offence: MultiLine = Field("", max_length=TEXT)
     summary: MultiLine = Field("", max_length=TEXT)
     relevance: MultiLine = Field("", max_length=TEXT)
-    necessity: str = Field("", max_length=TEXT)
+    necessity: MultiLine = Field("", max_length=TEXT)
     regime: str | None = Field(None, min_length=1, max_length=40)
     data_categories: list[DataCategory] = Field(
         default_factory=lambda: ["subscriber", "traffic"], max_length=4
