@@ -64,9 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--status")
     lst.add_argument("--expiring-within", help="ISO 8601 duration, e.g. P14D")
     lst.add_argument("--limit", type=int, default=100)
-    lst.add_argument(
-        "--q", help="a whole reference, case reference, identifier or provider slug"
-    )
+    lst.add_argument("--q", help="a whole reference, case reference, identifier or provider slug")
     lst.add_argument("--cursor", help="the page after the one that printed it")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_list)

@@ -54,7 +54,9 @@ def safe_start_of_day(text: str, *, country: str | None, field: str) -> SafeDate
         if best is None or at < best:
             best_zone, best = name, at
     assert best is not None
-    where = f"in {best_zone}" + (f", the easternmost zone of {country}" if country and len(zones) > 1 else "")
+    where = f"in {best_zone}" + (
+        f", the easternmost zone of {country}" if country and len(zones) > 1 else ""
+    )
     note = (
         f"{field} {day.isoformat()} was given as a date: read as the start of that day {where}"
         f" ({best.strftime('%Y-%m-%d %H:%M')} UTC), the safe side"

@@ -41,7 +41,9 @@ async def provider_view(session: AsyncSession, slug: str | None) -> dict[str, An
     }
 
 
-def custodian_entity(provider: dict[str, Any] | None, *, region: str | None) -> dict[str, Any] | None:
+def custodian_entity(
+    provider: dict[str, Any] | None, *, region: str | None
+) -> dict[str, Any] | None:
     """The provider's legal entity for `region` (the requesting unit's country: where the users
     investigated most likely are) as the letter prints it; None when the directory names none
     (providers/entities.py: the country's entity, the European one for the EEA, the default)."""
