@@ -285,8 +285,10 @@ def _decide(
             contacts=contact_views,
         )
     if requested in (inst.BUDAPEST, inst.POC_COOPERATION):
-        reason = "An Art. 29 request goes from State to State" if requested == inst.BUDAPEST else (
-            "A request through the point of contact was asked for"
+        reason = (
+            "An Art. 29 request goes from State to State"
+            if requested == inst.BUDAPEST
+            else ("A request through the point of contact was asked for")
         )
     elif epoc:
         reason = (
@@ -441,6 +443,7 @@ def _decide_emergency(
         contacts=contact_views,
         call=call,
     )
+
 
 #: The channel of an EPOC-PR: the decentralised IT system, through the unit's national IT system
 #: (Regulation (EU) 2023/1543, Art. 19(1)). Nothing is sent by this service: the row is a hand-off.

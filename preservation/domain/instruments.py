@@ -184,7 +184,11 @@ def for_poc(
                     " Art. 29(1) through the 24/7 Network (Art. 35)"
                 ),
             )
-        reasons = [treaty.describe(c) for c, s in ((unit_country, ours), (requested_country, theirs)) if s != "party"]
+        reasons = [
+            treaty.describe(c)
+            for c, s in ((unit_country, ours), (requested_country, theirs))
+            if s != "party"
+        ]
     elif not unit_country:
         reasons = ["the unit's country (the requesting State) is not set"]
     else:
@@ -363,9 +367,7 @@ def _what_applies(
 ) -> str:
     options = []
     if direct and provider is not None:
-        options.append(
-            f"a direct request rests on the provider's policy ({PROVIDER_POLICY!r})"
-        )
+        options.append(f"a direct request rests on the provider's policy ({PROVIDER_POLICY!r})")
     poc = for_poc(
         unit_country=unit_country,
         requested_country=requested_country,
