@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from preservation.access import judicial
 from preservation.access.auth import REQUEST_ROLES, Role
 from preservation.documents import epoc_pdf, epoc_xml
-from preservation.requests import epoc, epoc_forms, epoc_notices
+from preservation.requests import epoc, epoc_annexes, epoc_forms, epoc_notices
 from preservation.requests.schemas import RequestPublic
 from preservation.runtime.offload import offload
 from preservation.web.api.actions import TRANSITION_ERRORS, idempotent
@@ -103,7 +103,7 @@ async def transmitted(call: Call) -> web.Response:
     return await idempotent(
         call,
         scope=_scope(call, "epoc-pr/transmitted"),
-        work=lambda s: epoc.transmitted(
+        work=lambda s: epoc_annexes.transmitted(
             s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
         ),
     )
@@ -147,7 +147,7 @@ async def annex_vi(call: Call) -> web.Response:
     return await idempotent(
         call,
         scope=_scope(call, "annex-vi"),
-        work=lambda s: epoc.annex_vi(
+        work=lambda s: epoc_annexes.annex_vi(
             s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
         ),
     )
@@ -169,7 +169,7 @@ async def annex_v(call: Call) -> web.Response:
     return await idempotent(
         call,
         scope=_scope(call, "annex-v"),
-        work=lambda s: epoc.annex_v(
+        work=lambda s: epoc_annexes.annex_v(
             s, ctx=ctx, principal=call.principal, request_id=call.params["id"], data=call.body
         ),
     )
