@@ -159,8 +159,19 @@ def decode_json(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in keys:
             value = row.get(key)
             if isinstance(value, str):
-                row[key] = json.loads(value)
+                row[key] = _loads(value)
     return rows
+
+
+def _loads(value: str) -> Any:
+    """A JSON column's text: empty is no value (a NULL read as text on PostgreSQL), and text
+    that is not JSON is kept as it is (a column stored as plain text)."""
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 async def load_snapshot(session: AsyncSession) -> Snapshot:
