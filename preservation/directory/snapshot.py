@@ -210,6 +210,8 @@ class DirectoryCache:
         self._building: asyncio.Task[Snapshot] | None = None
         #: Set by invalidate(): the next read waits for a snapshot of the current version.
         self._wait_next = False
+        #: Held by the reader that builds a snapshot the others wait for.
+        self._reader_build = asyncio.Lock()
         #: How many times the snapshot was (re)built (tests and the benchmark read it).
         self.builds = 0
 
@@ -267,14 +269,16 @@ class DirectoryCache:
             self._wait_next = False
             return snap
         if current.version < 0 or self._wait_next:
-            # A rebuild already in flight may have read an older version: wait for one that
-            # sees at least `version`.
-            for _ in range(3):
-                snap = await asyncio.shield(self._background())
-                if snap.version >= version:
-                    self._wait_next = False
-                    self._checked_at = now
-                    break
+            # This reader must wait for a snapshot of at least `version`. It builds it in its
+            # own transaction (which read `version`), one reader at a time: a rebuild that
+            # opened a session of its own would need one more pooled connection while every
+            # waiting reader holds one, and a burst of readers would exhaust the pool waiting
+            # for it.
+            async with self._reader_build:
+                if self._snapshot.version < version:
+                    self._install(await load_snapshot(session))
+                self._wait_next = False
+                self._checked_at = now
             return self._snapshot
         self._background()
         # Another node's change: the old snapshot serves until the new one is ready.
