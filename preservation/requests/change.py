@@ -83,7 +83,10 @@ async def patch_in_session(
         facts = check_facts(getattr(req, "kind", "preservation"), change.emergency)
     parsed = None
     if "identifiers" in given:
-        parsed = parse_identifiers(change.identifiers or [], ctx=ctx, now=now)
+        unit = await load_unit(session, req.unit_id)
+        parsed = parse_identifiers(
+            change.identifiers or [], ctx=ctx, now=now, region=unit.country or None
+        )
 
     changed: list[str] = []
     if "regime" in given:

@@ -97,6 +97,8 @@ class PreparedCreate:
     data: RequestCreate
     identifiers: tuple[Any, ...]
     now: datetime
+    #: The country national phone numbers were read as (the unit's, when the caller knew it).
+    region: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,9 +113,12 @@ class Created:
     directory_stale: bool = False
 
 
-def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
+def prepare_create(
+    *, ctx: Context, data: RequestCreate, region: str | None = None
+) -> PreparedCreate:
     """Check the regime, the letter language, an emergency's facts and every identifier (one 422
-    naming each field)."""
+    naming each field). `region` is the unit's country: "0151 12345678" or "0049 151 12345678"
+    read as its numbers (the transaction reads them again if the unit's country differs)."""
     now = ctx.clock.now()
     if data.regime is not None:
         resolve_regime(ctx, data.regime)
@@ -124,12 +129,12 @@ def prepare_create(*, ctx: Context, data: RequestCreate) -> PreparedCreate:
     except InvalidInput as exc:
         refused += exc.errors
     try:
-        parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now)
+        parsed = parse_identifiers(data.identifiers, ctx=ctx, now=now, region=region)
     except InvalidInput as exc:
         raise InvalidInput(errors=[*refused, *exc.errors]) from None
     if refused:
         raise InvalidInput(errors=refused)
-    return PreparedCreate(data=data, identifiers=tuple(parsed), now=now)
+    return PreparedCreate(data=data, identifiers=tuple(parsed), now=now, region=region)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +257,11 @@ async def create_in_session(
     ).one_or_none()
     if unit is None:
         raise NotFound("no such unit")
+    if (unit.country or None) != prepared.region:
+        # National phone numbers are the unit's country's: read them again as the stored one.
+        parsed = tuple(
+            parse_identifiers(data.identifiers, ctx=ctx, now=now, region=unit.country or None)
+        )
     found = await _directory(session, ctx, version=int(unit.directory_version or 0), data=data)
 
     req = _new_row(

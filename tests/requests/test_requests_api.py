@@ -706,3 +706,77 @@ def test_cli_request_new_show_list(database_url, tmp_path, monkeypatch, capsys) 
     assert main(["request", "new", "--file", str(path), "--unit", "alpha", "--user", "ann"]) == 2
     assert "country" in capsys.readouterr().err
     assert main(["request", "list", "--unit", "alpha", "--expiring-within", "soon"]) == 2
+
+
+# --- phone numbers as the unit dials them (issue 21) ----------------------------------------------
+
+
+async def _unit_country(client, country: str | None) -> None:  # type: ignore[no-untyped-def]
+    async with client.server.app[DB].write() as s:
+        await s.execute(update(Unit).where(Unit.name == "alpha").values(country=country))
+
+
+async def test_national_phone_numbers_read_with_the_units_country(client, ready) -> None:  # type: ignore[no-untyped-def]
+    """A unit in Germany writes "0151 ..." (trunk prefix) or "0049 ..." (international prefix):
+    both are +49 numbers, on creation and when a draft's identifiers are replaced."""
+    await _unit_country(client, "DE")
+    phones = [
+        {"type": "phone", "value": "0151 12345678"},
+        {"type": "phone", "value": "0049 151 12345679"},
+    ]
+    resp = await client.post(
+        URL, json=body(submit=False, identifiers=phones), headers=auth(ready["officer"])
+    )
+    assert resp.status == 201, await resp.text()
+    data = await resp.json()
+    assert [i["normalized"] for i in data["identifiers"]] == ["+4915112345678", "+4915112345679"]
+
+    resp = await client.patch(
+        f"{URL}/{data['id']}",
+        json={"identifiers": [{"type": "phone", "value": "030 1234567"}]},
+        headers=auth(ready["officer"]),
+    )
+    assert resp.status == 200, await resp.text()
+    assert [i["normalized"] for i in (await resp.json())["identifiers"]] == ["+49301234567"]
+
+
+async def test_national_phone_number_refused_without_the_units_country(client, ready) -> None:  # type: ignore[no-untyped-def]
+    """Without the unit's country a number with its trunk prefix names no country: 422 naming
+    the identifier, and nothing written; "0049 ..." still reads as German."""
+    await _unit_country(client, None)
+    before = await counts(client)
+    resp = await client.post(
+        URL,
+        json=body(submit=False, identifiers=[{"type": "phone", "value": "0151 12345678"}]),
+        headers=auth(ready["officer"]),
+    )
+    await assert_problem(resp, 422, field="identifiers[0].value")
+    assert await counts(client) == before
+    resp = await client.post(
+        URL,
+        json=body(submit=False, identifiers=[{"type": "phone", "value": "0049 151 12345678"}]),
+        headers=auth(ready["officer"]),
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["identifiers"][0]["normalized"] == "+4915112345678"
+
+
+async def test_country_changed_after_the_cached_read_is_the_stored_one(client, ready) -> None:  # type: ignore[no-untyped-def]
+    """The node caches the unit's country for the check before the transaction; the
+    transaction reads the numbers again with the stored country."""
+    await _unit_country(client, "FR")
+    first = await client.post(
+        URL,
+        json=body(submit=False, identifiers=[{"type": "phone", "value": "01 23 45 67 89"}]),
+        headers=auth(ready["officer"]),
+    )
+    assert first.status == 201, await first.text()
+    assert (await first.json())["identifiers"][0]["normalized"] == "+33123456789"
+    await _unit_country(client, "DE")
+    resp = await client.post(
+        URL,
+        json=body(submit=False, identifiers=[{"type": "phone", "value": "030 1234567"}]),
+        headers=auth(ready["officer"]),
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["identifiers"][0]["normalized"] == "+49301234567"

@@ -27,7 +27,7 @@ from preservation.requests.schemas import (
 from preservation.requests.submit import PENDING, submit_in_session
 from preservation.runtime.context import Context
 from preservation.settings import load_regimes
-from preservation.web.api.directory import DIRECTORY
+from preservation.web.api.directory import DIRECTORY, UNIT_SETTINGS
 from preservation.web.endpoints import Api, Call
 from preservation.web.idempotent import respond
 from preservation.web.keys import CLOCK, DB, SCHEDULER, SETTINGS
@@ -74,7 +74,9 @@ async def create_request(call: Call) -> web.Response:
     creates nothing (web/idempotent.py)."""
     ctx = context_of(call.request)
     # Checked before the write transaction: SQLite's single writer waits only for database work.
-    prepared = creation.prepare_create(ctx=ctx, data=call.body)
+    app = call.request.app
+    region = await app[UNIT_SETTINGS].country(app[DB], call.principal.unit_id)
+    prepared = creation.prepare_create(ctx=ctx, data=call.body, region=region)
     created: list[creation.Created] = []
 
     async def work(session: AsyncSession) -> RequestPublic:
