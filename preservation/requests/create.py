@@ -37,6 +37,7 @@ from preservation.errors import InvalidInput, NotFound
 from preservation.requests import audit
 from preservation.requests import emergency as emergencies
 from preservation.requests import reminder_plan as reminders
+from preservation.requests.addressee import addressee_of
 from preservation.requests.assessment import (
     apply_assessment,
     check_lang,
@@ -262,7 +263,19 @@ async def create_in_session(
         parsed = tuple(
             parse_identifiers(data.identifiers, ctx=ctx, now=now, region=unit.country or None)
         )
-    found = await _directory(session, ctx, version=int(unit.directory_version or 0), data=data)
+    version = int(unit.directory_version or 0)
+    identifiers = [SimpleNamespace(**v) for v in identifier_values(None, parsed)]
+    named: tuple[str, ...] = ()
+    if data.provider is None and not data.country and identifiers:
+        # Neither a provider nor a State named: the identifiers' own (requests/addressee.py).
+        snapshot = ctx.directory.of_version(version) if ctx.directory is not None else None
+        inferred = addressee_of(
+            snapshot.providers if snapshot is not None else await provider_index(session, ctx),
+            identifiers,
+        )
+        named = inferred.warnings
+        data = data.model_copy(update={"provider": inferred.provider, "country": inferred.country})
+    found = await _directory(session, ctx, version=version, data=data)
 
     req = _new_row(
         reference=await next_reference(session, now=now),
@@ -291,11 +304,11 @@ async def create_in_session(
         updated_at=now,
     )
     route = _route(found, req, unit=unit, ctx=ctx, now=now)
-    identifiers = [SimpleNamespace(**v) for v in identifier_values(None, parsed)]
     apply_assessment(
         req,
         route,
         parsed_warnings=[
+            *named,
             *identifier_warnings(identifiers),
             *owner_warnings(
                 found.snapshot.providers

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from contacts.models import Contact
+from preservation.directory.snapshot import bump_version
 from preservation.requests.schemas import EventList, RequestList, RequestPublic
 from preservation.storage.models import (
     AuditEvent,
@@ -780,3 +781,103 @@ async def test_country_changed_after_the_cached_read_is_the_stored_one(client, r
     )
     assert resp.status == 201, await resp.text()
     assert (await resp.json())["identifiers"][0]["normalized"] == "+49301234567"
+
+
+# --- the addressee from the identifiers (issue 21) ------------------------------------------------
+
+
+@pytest.fixture
+async def platforms(client, ready):  # type: ignore[no-untyped-def]
+    async with client.server.app[DB].write() as s:
+        s.add_all(
+            [
+                Provider(
+                    slug="picturegram",
+                    name="Picturegram LLC",
+                    country="US",
+                    le_email="lert@picturegram.test",
+                    accepts_foreign_direct=True,
+                    platforms=["picturegram"],
+                    domains=["picturegram-app.com"],
+                    verified_on=date(2026, 10, 1),
+                ),
+                Provider(
+                    slug="chatline",
+                    name="Chatline GmbH",
+                    country="DE",
+                    le_email="legal@chatline.test",
+                    accepts_foreign_direct=True,
+                    domains=["chatline-mail.eu"],
+                    verified_on=date(2026, 10, 1),
+                ),
+            ]
+        )
+        await bump_version(s)
+    return ready
+
+
+def _without_addressee(identifiers: list[dict[str, Any]], **changes: Any) -> dict[str, Any]:
+    out = body(identifiers=identifiers, **changes)
+    out.pop("provider")
+    out.pop("country")
+    return out
+
+
+async def test_provider_taken_from_the_identifiers_when_they_agree(client, platforms) -> None:  # type: ignore[no-untyped-def]
+    """An account and a URL of one provider, and an IP (a login address held by it): the
+    request goes to that provider, and its warnings say where the choice came from."""
+    idents = [
+        {"type": "account", "platform": "picturegram", "value": "some.handle"},
+        {"type": "url", "value": "https://www.picturegram-app.com/p/123"},
+        {"type": "ipv4", "value": "8.8.8.8", "at": "2026-11-19T14:03:11", "tz": "Europe/Berlin"},
+    ]
+    resp = await client.post(
+        URL, json=_without_addressee(idents), headers=auth(platforms["officer"])
+    )
+    assert resp.status == 201, await resp.text()
+    data = await resp.json()
+    assert data["provider"] == "picturegram" and data["status"] != "draft"
+    said = [w for w in data["warnings"] if w.startswith("provider:")]
+    assert said and "Picturegram LLC" in said[0] and "identifiers[0], identifiers[1]" in said[0]
+
+
+async def test_no_provider_taken_when_the_identifiers_disagree(client, platforms) -> None:  # type: ignore[no-untyped-def]
+    idents = [
+        {"type": "account", "platform": "picturegram", "value": "some.handle"},
+        {"type": "email", "value": "someone@chatline-mail.eu"},
+    ]
+    resp = await client.post(
+        URL, json=_without_addressee(idents, submit=False), headers=auth(platforms["officer"])
+    )
+    assert resp.status == 201, await resp.text()
+    data = await resp.json()
+    assert data["provider"] is None and data["country"] is None
+    said = " ".join(data["warnings"])
+    assert "several providers" in said
+    assert "Picturegram LLC (identifiers[0])" in said and "Chatline GmbH (identifiers[1])" in said
+
+
+async def test_country_taken_from_a_phone_number(client, platforms) -> None:  # type: ignore[no-untyped-def]
+    """A number names no provider, only the State that issued it: the request goes to that
+    State's point of contact."""
+    idents = [{"type": "phone", "value": "+49 151 12345678"}]
+    resp = await client.post(
+        URL, json=_without_addressee(idents), headers=auth(platforms["officer"])
+    )
+    assert resp.status == 201, await resp.text()
+    data = await resp.json()
+    assert data["provider"] is None and data["country"] == "DE"
+    assert any(w.startswith("country: DE") for w in data["warnings"])
+
+
+async def test_a_named_addressee_is_kept(client, platforms) -> None:  # type: ignore[no-untyped-def]
+    idents = [{"type": "account", "platform": "picturegram", "value": "some.handle"}]
+    resp = await client.post(
+        URL,
+        json=body(identifiers=idents, provider="mailonly", country=None, submit=False),
+        headers=auth(platforms["officer"]),
+    )
+    data = await resp.json()
+    assert data["provider"] == "mailonly"
+    assert not any(w.startswith("provider:") for w in data["warnings"])
+    assert any("belongs to Picturegram LLC" in w for w in data["warnings"])

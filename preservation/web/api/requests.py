@@ -71,7 +71,11 @@ def context_of(request: web.Request) -> Context:
 )
 async def create_request(call: Call) -> web.Response:
     """A repeat with the same Idempotency-Key and body returns the first answer with 200 and
-    creates nothing (web/idempotent.py)."""
+    creates nothing (web/idempotent.py). National phone numbers ("0151 ...", "0049 ...") are
+    read in the unit's country. With neither `provider` nor `country`, the request takes them
+    from its identifiers when they agree (a domain's or platform's provider, else the State of
+    an IP block or a number) and says so in `warnings`; when they disagree it takes nothing and
+    the warnings name which identifier points where."""
     ctx = context_of(call.request)
     # Checked before the write transaction: SQLite's single writer waits only for database work.
     app = call.request.app
