@@ -76,9 +76,12 @@ async def _started(_app: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from preservation.runtime.offload import limit_arenas
     from preservation.web.app import create_app
     from preservation.web.timeouts import server_options
 
+    # Before any thread starts (runtime/offload.py).
+    limit_arenas()
     overrides = {}
     if args.host:
         overrides["host"] = args.host

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from preservation.access.oidc import OidcClient, Pending, person_for
 from preservation.errors import BadRequest, NotFound, PreservationError
 from preservation.web import sessions
 from preservation.web.auth import LIMITER, client_address
 from preservation.web.keys import CLOCK, DB, SETTINGS
 from preservation.web.pages.base import REQUEST_ROLE_NAMES, redirect, render, safe_next
 
+if TYPE_CHECKING:
+    from preservation.access.oidc import OidcClient
+
 log = logging.getLogger(__name__)
-OIDC = web.AppKey("oidc_client", OidcClient)
+#: access/oidc.py (authlib, joserfc and cryptography: some 12 MB) is imported only where single
+#: sign-on is set up.
+OIDC: web.AppKey[Any] = web.AppKey("oidc_client", object)
 PENDING_COOKIE = "pd_oidc"
 CALLBACK = "/signin/oidc/callback"
 
@@ -66,6 +71,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     try:
         raw = request.cookies.get(PENDING_COOKIE, "")[:2000]
+        from preservation.access.oidc import Pending, person_for
+
         try:
             pending = Pending.load(base64.urlsafe_b64decode(raw.encode()).decode())
         except ValueError:
@@ -114,6 +121,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
 def register(app: web.Application) -> None:
     settings = app[SETTINGS]
     if settings.oidc_enabled:
+        from preservation.access.oidc import OidcClient
+
         app[OIDC] = OidcClient(settings)
     app.router.add_get("/signin/oidc", start)
     app.router.add_get(CALLBACK, callback)
