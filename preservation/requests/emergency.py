@@ -25,6 +25,7 @@ from preservation.errors import Conflict, FieldError, InvalidInput
 from preservation.requests import audit
 from preservation.requests.schemas import EmergencyIn, RequestPublic
 from preservation.runtime.context import Context
+from preservation.storage import partial
 from preservation.storage.db import Database
 from preservation.storage.models import PreservationRequest, RequestIdentifier
 
@@ -249,7 +250,7 @@ async def open_emergencies(db: Database, *, unit_id: int) -> list[OpenEmergency]
                     R.route,
                     R.emergency,
                 )
-                .where(R.unit_id == unit_id, R.status.in_(UNANSWERED), R.kind == EMERGENCY)
+                .where(R.unit_id == unit_id, partial.is_emergency(R.kind), R.status.in_(UNANSWERED))
                 .order_by(R.created_at, R.id)
                 .limit(DASHBOARD_MAX)
             )

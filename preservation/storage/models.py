@@ -176,6 +176,14 @@ class PreservationRequest(SQLModel, table=True):
         # so closed and lapsed history is not in them.
         Index("ix_request_unit_open_expiry", "unit_id", "expires_at", "id", **OPEN_REQUEST),
         Index("ix_request_open_expiry", "expires_at", "id", **OPEN_REQUEST),
+        # A unit's emergencies, oldest first (the dashboard; migration 0012_emergency_index).
+        Index(
+            "ix_request_unit_emergency",
+            "unit_id",
+            "created_at",
+            "id",
+            **partial.where(partial.EMERGENCY_SQL),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

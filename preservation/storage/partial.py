@@ -26,11 +26,19 @@ def _sql(values: tuple[str, ...]) -> str:
 
 OPEN_REQUEST_SQL = _sql(OPEN_REQUEST_STATUSES)
 OPEN_REMINDER_SQL = _sql(OPEN_REMINDER_STATUSES)
+#: Emergency requests (migration 0012_emergency_index): a handful per unit, in a history of
+#: drafts and sent requests the dashboard would otherwise walk.
+EMERGENCY_SQL = "kind = 'emergency'"
 
 
 def where(condition: str) -> dict[str, Any]:
     """Index keyword arguments making it partial on both engines."""
     return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
+def is_emergency(column: Any) -> ColumnElement[bool]:
+    """`kind = 'emergency'` with the value inline (the partial index's own term)."""
+    return column == literal_column("'emergency'")
 
 
 def status_in(column: Any, values: tuple[str, ...]) -> ColumnElement[bool]:

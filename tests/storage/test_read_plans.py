@@ -1,4 +1,5 @@
-"""The reads that must not grow with history are served by the indexes of 0006_read_indexes, as
+"""The reads that must not grow with history are served by the indexes of 0006_read_indexes (and
+0012_emergency_index), as
 the code sends them (the statements are captured and EXPLAINed): the request list per unit (and
 a deep page), open preservations by expiry, the lapse sweep and the next lapse, the deadline
 list, the feed's open reminders and its validator. On PostgreSQL the planner is told to avoid
@@ -18,6 +19,7 @@ from preservation.domain import paging
 from preservation.reminders import feed
 from preservation.reminders.deadline_list import upcoming_page
 from preservation.requests import listing
+from preservation.requests.emergency import open_emergencies
 from preservation.requests.overview import overview
 from preservation.requests.reminder_plan import lapse_due, next_lapse_at
 from preservation.storage.models import PreservationRequest, Reminder
@@ -224,6 +226,11 @@ async def test_the_growing_reads_are_served_by_their_indexes(db, settings, clock
         await overview(db, unit_id=principal.unit_id, now=T0, window_days=90)
         # Recent lapses by the unit's last changes, not by every lapse in its history.
         await _uses(db, captured, "coalesce(preservation_request.status", "ix_request_unit_updated")
+        captured.statements.clear()
+
+        # The dashboard's emergencies: the unit's few, not its drafts and sent requests.
+        await open_emergencies(db, unit_id=principal.unit_id)
+        await _uses(db, captured, "kind = 'emergency'", "ix_request_unit_emergency")
     finally:
         captured.close()
     assert paging  # (the cursor module is what the list pages with)
