@@ -117,6 +117,9 @@ async def prepare_database(url: str) -> str:
                     authority="Benchmark Unit",
                     email="bench@police.example",
                     phone="+35722000000",
+                    # The requesting State (required to submit): Cyprus, a Party to the
+                    # Convention on Cybercrime (config/parties.toml).
+                    country="CY",
                     copy_to_poc=False,
                 )
             )

@@ -146,6 +146,8 @@ def workload(n_providers: int, codes: list[str], size: int = 2000) -> list[tuple
     """(identifier, expected provider slug or country) pairs, a fixed mix."""
     import phonenumbers
 
+    from preservation.directory.carriers import ip_country
+
     rnd = random.Random(7)
     phones = {
         c: phonenumbers.format_number(
@@ -167,7 +169,9 @@ def workload(n_providers: int, codes: list[str], size: int = 2000) -> list[tuple
             c = codes[k % len(codes)]
             out.append((phones[c], c))
         elif kind == 8:
-            out.append((f"203.0.{k % 256}.{(k * 7) % 256}", "-"))
+            # The State the block is registered in (the registries' data in the iptocc wheel).
+            ip = f"203.0.{k % 256}.{(k * 7) % 256}"
+            out.append((ip, ip_country(ip) or "-"))
         else:
             out.append((f"instagram:handle.{k}", "meta"))
     return out
@@ -175,6 +179,7 @@ def workload(n_providers: int, codes: list[str], size: int = 2000) -> list[tuple
 
 async def fill(url: str, n_providers: int, n_countries: int) -> tuple[str, list[str], float]:
     from preservation.access.auth import create_token
+    from preservation.directory.changes import Author
     from preservation.directory.io import import_directory
     from preservation.directory.service import load_demo_if_empty
     from preservation.storage.db import Database, upgrade
@@ -184,7 +189,8 @@ async def fill(url: str, n_providers: int, n_countries: int) -> tuple[str, list[
     db = Database(url)
     try:
         async with db.write() as session:
-            await load_demo_if_empty(session)  # the 25 real providers (Google, Meta ...)
+            # The seed providers (Google, Meta ...).
+            await load_demo_if_empty(session, now=datetime.now(UTC))
         started = time.perf_counter()
         for kind, rows in (
             ("providers", provider_rows(n_providers, codes)),
@@ -192,7 +198,11 @@ async def fill(url: str, n_providers: int, n_countries: int) -> tuple[str, list[
         ):
             async with db.write() as session:
                 report = await import_directory(
-                    session, content=json.dumps(rows), fmt="json", kind=kind
+                    session,
+                    content=json.dumps(rows),
+                    fmt="json",
+                    kind=kind,
+                    by=Author(actor="bench", unit="", at=datetime.now(UTC)),
                 )
             assert report.written and not report.errors, report.errors[:3]
         import_seconds = time.perf_counter() - started

@@ -133,19 +133,21 @@ def lookup(
         raise InvalidInput("identifier", "is empty")
     value, plat, prefixed = split_account(identifier, platform)
     kind = type
+    #: The value as normalised while its type was told (None: normalise it below).
+    told: str | None = None
     if kind is None:
         if prefixed and snap.providers.by_platform(plat or "") is not None:
             kind = "account"
         else:
             value, plat = identifier, platform
-            detected = identifiers.detect_type(identifier, region=region)
+            detected = identifiers.detect(identifier, region=region)
             if detected is None:
                 raise InvalidInput(
                     "identifier",
                     "cannot tell what kind of identifier this is: give type= "
                     f"({', '.join(IDENTIFIER_TYPES)})",
                 )
-            kind = str(getattr(detected, "value", detected))
+            kind, told = str(detected[0].value), detected[1]
     if kind not in IDENTIFIER_TYPES:
         raise InvalidInput("type", f"must be one of {', '.join(IDENTIFIER_TYPES)}")
     if kind != "account":
@@ -155,7 +157,7 @@ def lookup(
             "platform",
             "an account needs its platform: platform=instagram, or identifier=instagram:handle",
         )
-    normalized = identifiers.normalize(
+    normalized = told or identifiers.normalize(
         identifiers.IdentifierType(kind), value, field="identifier", platform=plat, region=region
     )
     if kind == "crypto":

@@ -142,53 +142,69 @@ def detect_type(text: str, *, region: str | None = None) -> IdentifierType | Non
     """Guess the type of an identifier given without one (the directory look-up, the form).
     None when nothing fits; a guess is only a look-up aid, never written into a request.
     `region` (the unit's country) lets a national number ("0151 12345678") read as a phone."""
+    found = detect(text, region=region)
+    return found[0] if found is not None else None
+
+
+def detect(text: str, *, region: str | None = None) -> tuple[IdentifierType, str | None] | None:
+    """`detect_type`, with the value normalised as that type when telling the type already did
+    it (an e-mail address, an IP address, a domain), else None beside the type: the look-up
+    then does not validate the same address twice."""
     t = text.strip()
     if not t or (any(c.isspace() for c in t) and not _PHONE_CHARS.match(t)):
         return None
     if _HANDLE.match(t):
-        return IdentifierType.ACCOUNT
+        return IdentifierType.ACCOUNT, None
     if "://" in t:
-        return IdentifierType.URL
+        return IdentifierType.URL, None
     if "@" in t:
-        return IdentifierType.EMAIL if _valid(IdentifierType.EMAIL, t) else None
-    if _valid(IdentifierType.IPV4, t):
-        return IdentifierType.IPV4
-    if ":" in t and _valid(IdentifierType.IPV6, t):
-        return IdentifierType.IPV6
+        email = _normalized(IdentifierType.EMAIL, t)
+        return (IdentifierType.EMAIL, email) if email is not None else None
+    ipv4 = _normalized(IdentifierType.IPV4, t)
+    if ipv4 is not None:
+        return IdentifierType.IPV4, ipv4
+    if ":" in t:
+        ipv6 = _normalized(IdentifierType.IPV6, t)
+        if ipv6 is not None:
+            return IdentifierType.IPV6, ipv6
     if _MAC_SEPARATED.match(t) or _MAC_DOTTED.match(t):
-        return IdentifierType.MAC
+        return IdentifierType.MAC, None
     digits = re.sub(r"\D", "", t)
     if _PHONE_CHARS.match(t) and (t.startswith("00") or (region and t.startswith("0"))):
         # "0049 151 12345678" is 15 digits that may pass the Luhn test, but no IMEI starts with
         # 00 (its reporting body code): the international prefix of most of the world it is.
         try:
-            _phone(t, "value", region)
-            return IdentifierType.PHONE
+            return IdentifierType.PHONE, _phone(t, "value", region)
         except InvalidInput:
             pass
     if re.fullmatch(r"[\d\s\-/]+", t) and len(digits) == 15 and _luhn_ok(digits):
-        return IdentifierType.IMEI
+        return IdentifierType.IMEI, None
     if _PHONE_CHARS.match(t) and len(digits) >= 7 and (t.startswith("+") or "." not in t):
-        return IdentifierType.PHONE
+        return IdentifierType.PHONE, None
     if _MAC_BARE.match(t) and not t.isdigit():
-        return IdentifierType.MAC
+        return IdentifierType.MAC, None
     if crypto_chain(t) is not None:
-        return IdentifierType.CRYPTO
+        return IdentifierType.CRYPTO, None
     if t.lower().startswith("www.") or (
         "/" in t and _valid(IdentifierType.DOMAIN, t.split("/")[0])
     ):
-        return IdentifierType.URL
-    if _valid(IdentifierType.DOMAIN, t):
-        return IdentifierType.DOMAIN
+        return IdentifierType.URL, None
+    domain = _normalized(IdentifierType.DOMAIN, t)
+    if domain is not None:
+        return IdentifierType.DOMAIN, domain
     return None
 
 
-def _valid(kind: IdentifierType, text: str) -> bool:
+def _normalized(kind: IdentifierType, text: str) -> str | None:
+    """`text` normalised as `kind`, or None when it is not one."""
     try:
-        _normalize(kind, text, field="value", platform="x", region=None)
+        return _normalize(kind, text, field="value", platform="x", region=None)[0]
     except InvalidInput:
-        return False
-    return True
+        return None
+
+
+def _valid(kind: IdentifierType, text: str) -> bool:
+    return _normalized(kind, text) is not None
 
 
 # --- normalisation -----------------------------------------------------------------------------
