@@ -9,11 +9,13 @@ from preservation.access.auth import Principal
 from preservation.domain.lifecycle import Status
 from preservation.errors import Conflict, InvalidInput
 from preservation.requests import audit
+from preservation.requests.addressee import addressee_of
 from preservation.requests.assessment import (
     assess,
     check_lang,
     check_provider,
     identifier_warnings,
+    provider_index,
     resolve_regime,
 )
 from preservation.requests.identifiers import identifier_rows, parse_identifiers
@@ -129,10 +131,21 @@ async def patch_in_session(
     else:
         rows = await load_identifiers(session, req.id)
     unit = await load_unit(session, req.unit_id)
+    named: tuple[str, ...] = ()
+    if not req.provider and not req.country and rows:
+        # Neither a provider nor a State named: the identifiers' own, as on creation
+        # (requests/addressee.py).
+        inferred = addressee_of(await provider_index(session, ctx), rows)
+        named = inferred.warnings
+        for name in ("provider", "country"):
+            value = getattr(inferred, name)
+            if value is not None:
+                setattr(req, name, value)
+                changed.append(name)
     await assess(
         session,
         req,
-        parsed_warnings=identifier_warnings(rows),
+        parsed_warnings=[*named, *identifier_warnings(rows)],
         identifiers=len(rows),
         unit=unit,
         ctx=ctx,

@@ -881,3 +881,31 @@ async def test_a_named_addressee_is_kept(client, platforms) -> None:  # type: ig
     assert data["provider"] == "mailonly"
     assert not any(w.startswith("provider:") for w in data["warnings"])
     assert any("belongs to Picturegram LLC" in w for w in data["warnings"])
+
+
+async def test_a_draft_changed_without_addressee_takes_it_again(client, platforms) -> None:  # type: ignore[no-untyped-def]
+    """The form sends an empty provider and country with every change of a draft: the
+    identifiers' provider is taken again (not cleared); naming a State keeps the State."""
+    idents = [{"type": "account", "platform": "picturegram", "value": "some.handle"}]
+    resp = await client.post(
+        URL, json=_without_addressee(idents, submit=False), headers=auth(platforms["officer"])
+    )
+    draft = await resp.json()
+    assert draft["provider"] == "picturegram"
+    resp = await client.patch(
+        f"{URL}/{draft['id']}",
+        json={"provider": None, "country": None, "summary": "Changed."},
+        headers=auth(platforms["officer"]),
+    )
+    assert resp.status == 200, await resp.text()
+    changed = await resp.json()
+    assert changed["provider"] == "picturegram"
+    assert any(w.startswith("provider: Picturegram LLC") for w in changed["warnings"])
+    resp = await client.patch(
+        f"{URL}/{draft['id']}",
+        json={"provider": None, "country": "DE"},
+        headers=auth(platforms["officer"]),
+    )
+    named = await resp.json()
+    assert named["provider"] is None and named["country"] == "DE"
+    assert not any(w.startswith("provider:") for w in named["warnings"])

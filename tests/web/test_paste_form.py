@@ -120,3 +120,33 @@ def test_rows_from_items_and_detection() -> None:
     }  # fmt: skip
     assert IdentifierRow(value="0049 151 12345678").body()["type"] == "phone"
     assert IdentifierRow(value="suspect@gmail.com").body()["type"] == "email"
+
+
+async def test_the_form_shows_the_provider_its_identifiers_name(
+    client: Any,
+    ready: dict[str, str],  # noqa: F811
+) -> None:
+    """Provider and country left empty, an Instagram account: the draft goes to the provider of
+    the platform, the form shows it, and saving again keeps it."""
+    await sign_in(client, ready["officer"])
+    csrf = await csrf_of(client)
+    fields = {
+        "provider": "",
+        "country": "",
+        "identifiers-0-type": "account",
+        "identifiers-0-platform": "instagram",
+        "identifiers-0-value": "some.handle",
+        "identifiers-0-at": "",
+        "identifiers-0-tz": "",
+    }
+    resp = await client.post("/requests/new", data=request_form(csrf, **fields))
+    text = await resp.text()
+    assert resp.status == 200, text[:2000]
+    assert re.search(r'name="provider" type="text" value="meta"', text)
+    assert "provider: Meta, from identifiers[0]" in html.unescape(text)
+    draft = re.search(r'name="draft_id" value="(\d+)"', text)
+    assert draft is not None
+    resp = await client.post(
+        "/requests/new", data=request_form(csrf, draft_id=draft.group(1), **fields)
+    )
+    assert re.search(r'name="provider" type="text" value="meta"', await resp.text())

@@ -255,6 +255,10 @@ async def new_post(request: web.Request) -> web.StreamResponse:
         )
     if submit:
         raise see_other(f"/requests/{form.draft_id}?done=submitted")
+    for name in ("provider", "country"):
+        # What the service took from the identifiers (requests/addressee.py), shown in the form.
+        if not form.values.get(name) and getattr(public, name, None):
+            form.values[name] = str(getattr(public, name))
     return await _form_page(
         request,
         form,
