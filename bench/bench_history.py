@@ -316,6 +316,7 @@ def bench_engine(url: str, size: int, args: argparse.Namespace, bare_port: int) 
         wait_port(proc, port, "service")
         try:
             # Reminders due while the reads run.
+            info["node_pid"] = proc.pid
             ids, _ = asyncio.run(schedule_reminders(url, info["unit_id"], args.reminders))
             scheduled = time.monotonic()
             result = asyncio.run(
@@ -376,6 +377,14 @@ def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.N
                 f" {r['data']['build_seconds']:.0f} |"
             )
         print()
+        phases = list(by_size[sizes[0]].get("rss_phases", {}))
+        if phases:
+            print("| size | node RSS MB after: " + " | ".join(phases) + " |")
+            print("|---|" + "---:|" * len(phases))
+            for s in sizes:
+                got = by_size[s].get("rss_phases", {})
+                print(f"| {s:,} | " + " | ".join(f"{got.get(k, 0):.0f}" for k in phases) + " |")
+            print()
         print("| size | stall case | took s | /healthz polls | slowest ms | p99 ms | over 100 ms |")
         print("|---|---|---:|---:|---:|---:|---:|")
         for s in sizes:

@@ -119,6 +119,16 @@ async def stall_probe(client: Client, action: Any) -> dict[str, float]:
     }
 
 
+def node_rss(pid: int | None) -> float:
+    """The node's resident memory now, in MB (0 without a pid)."""
+    if not pid:
+        return 0.0
+    for line in open(f"/proc/{pid}/status", encoding="ascii").read().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def sign_in(client: Client, token: str) -> None:
     _, body, _ = await client.one("/signin")
     csrf = re.search(rb'name="csrf" value="([^"]+)"', body)
@@ -147,6 +157,10 @@ async def run_client(
         c = Client(base, session)
         b = Client(bare, session)
         await sign_in(c, info["officer"])
+        pid = info.get("node_pid")
+        # The node's memory after each phase: where it grows.
+        phases: dict[str, float] = {"started": node_rss(pid)}
+        out["rss_phases"] = phases
         rid = info["one"]
         reads = {
             "bare aiohttp handler": (b, "/bare", {}, '"items"'),
@@ -188,6 +202,7 @@ async def run_client(
             info["feed"], n, warm, headers={"If-None-Match": etag}, expect=304
         )
         out["latency"] = latency
+        phases["feeds and reads"] = node_rss(pid)
         rps = {}
         for name, (cl, path, hdrs, check) in reads.items():
             rps[name] = await cl.throughput(
@@ -197,6 +212,7 @@ async def run_client(
             info["feed"], args.throughput, args.clients, headers={"If-None-Match": etag}, expect=304
         )
         out["throughput"] = rps
+        phases["8 clients"] = node_rss(pid)
 
         # Stall probe.
         stalls = {}
@@ -236,9 +252,13 @@ async def run_client(
                 check="bench-00000",
             )
 
-        stalls["feed built"] = await stall_probe(c, feed_built)
-        stalls["PDF letter"] = await stall_probe(c, pdf)
-        stalls[f"import of {args.providers} providers"] = await stall_probe(c, directory_import)
-        stalls["directory change (PUT, then a look-up)"] = await stall_probe(c, directory_change)
+        for name, case in (
+            ("feed built", feed_built),
+            ("PDF letter", pdf),
+            (f"import of {args.providers} providers", directory_import),
+            ("directory change (PUT, then a look-up)", directory_change),
+        ):
+            stalls[name] = await stall_probe(c, case)
+            phases[name] = node_rss(pid)
         out["stalls"] = stalls
     return out
