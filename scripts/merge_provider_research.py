@@ -1,5 +1,5 @@
-"""Merge the provider research rows (/work/research/providers_*.json, one file per area, rows in
-the shape of /work/research/SCHEMA.md) into providers/data/providers.json.
+"""Merge the provider research rows (RESEARCH_DIR/providers_*.json, one file per area, each row a
+provider with the documents its facts come from) into providers/data/providers.json.
 
 Run once by the session of issue 23 (2026-12-04); kept as the record of what was changed on the
 way in. Every row is taken as researched, then:
@@ -13,7 +13,7 @@ way in. Every row is taken as researched, then:
 - rows that duplicate another provider's domains are merged (``MERGE``);
 - each drop is said in the row's notes ("Directory merge: ...").
 
-Usage: .venv/bin/python scripts/merge_provider_research.py [RESEARCH_DIR]
+Usage: .venv/bin/python scripts/merge_provider_research.py RESEARCH_DIR
 """
 
 from __future__ import annotations
@@ -280,7 +280,13 @@ def _split_whatsapp(rows: dict[str, dict[str, Any]]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    research = Path(argv[1]) if len(argv) > 1 else Path("/work/research")
+    if len(argv) != 2 or not Path(argv[1]).is_dir():
+        print(
+            "usage: merge_provider_research.py RESEARCH_DIR (a directory of providers_*.json)",
+            file=sys.stderr,
+        )
+        return 2
+    research = Path(argv[1])
     rows = merge(research)
     target = ROOT / "providers" / "data" / "providers.json"
     target.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ Where the fields come from:
   9 previous MLA request, 10 previous preservation request (reference, who requested it, who
   executed it, channel), 11 domestic legal basis.
 - UNODC CASC "Basic tips for investigators and prosecutors for requesting electronic/digital
-  data/evidence from foreign jurisdictions" (2014; /work/shared/reference): the gravity of the
+  data/evidence from foreign jurisdictions" (2014): the gravity of the
   offence, more evidence for content than for subscriber data, certification for admissibility,
   confidentiality, urgency, contact details, translation quality.
 - Budapest Convention Art. 29(2): offence, facts, the data and their relation to the offence."""
@@ -79,8 +79,8 @@ class Threshold:
     quote: str
 
 
-#: Only what a document read states. UNODC's tips (2014), read in
-#: /work/shared/reference/unodc-casc-tips-requesting-electronic-evidence.txt.
+#: Only what a document read states: UNODC CASC, "Basic tips for investigators and prosecutors
+#: for requesting electronic/digital data/evidence from foreign jurisdictions" (2014).
 THRESHOLDS = {
     "US": Threshold(
         country="US",

@@ -1,4 +1,4 @@
-"""Input and output models of the preservation-request contract (../shared/API.md).
+"""Input and output models of the preservation-request contract (docs/api.md).
 
 Inputs refuse unknown fields and cap every length; outputs are exactly what the API returns
 (the OpenAPI description is generated from them and responses are checked against it).
