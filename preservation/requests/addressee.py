@@ -30,9 +30,11 @@ class Addressee:
     warnings: tuple[str, ...] = ()
 
 
-def _owner(index: Any, row: Any) -> Any:
+def owner_of(index: Any, row: Any) -> Any:
+    """The directory's provider of an identifier row: an e-mail address's, URL's or domain's by
+    its domain, an account's by its platform (None for the rest, or when none serves it)."""
     kind = str(getattr(row, "type", ""))
-    value = str(getattr(row, "normalized", "") or "")
+    value = str(getattr(row, "normalized", None) or getattr(row, "value", "") or "")
     if kind == "email" and "@" in value:
         return index.by_domain(value.rsplit("@", 1)[1])
     if kind in ("url", "domain"):
@@ -72,7 +74,7 @@ def addressee_of(index: Any, rows: Sequence[Any]) -> Addressee:
     countries: dict[str, list[int]] = {}
     for row in rows:
         position = int(getattr(row, "position", 0))
-        owner = _owner(index, row) if index is not None else None
+        owner = owner_of(index, row) if index is not None else None
         if owner is not None:
             providers.setdefault(owner.slug, []).append(position)
             names[owner.slug] = owner.name

@@ -13,6 +13,7 @@ from preservation.documents.letter import available_languages
 from preservation.domain import instruments
 from preservation.domain.regimes import Regime
 from preservation.errors import InvalidInput
+from preservation.requests.addressee import owner_of
 from preservation.requests.checklist import checklist
 from preservation.runtime.context import Context
 from preservation.settings import load_treaties
@@ -265,18 +266,8 @@ def owner_warnings(index: Any, *, provider: str | None, rows: Sequence[Any]) -> 
         return []
     out = []
     for r in rows:
-        owner = None
+        owner = owner_of(index, r)
         value = str(getattr(r, "normalized", None) or getattr(r, "value", "") or "")
-        kind = str(getattr(r, "type", ""))
-        if kind == "email" and "@" in value:
-            owner = index.by_domain(value.rsplit("@", 1)[1])
-        elif kind in ("url", "domain"):
-            from providers.matching import host_of
-
-            host = host_of(value)
-            owner = index.by_domain(host) if host else None
-        elif kind == "account" and getattr(r, "platform", None):
-            owner = index.by_platform(str(r.platform))
         if owner is not None and owner.slug != provider:
             out.append(
                 f"identifiers[{r.position}]: {value} belongs to {owner.name}, not to the"

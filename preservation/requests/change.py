@@ -83,9 +83,9 @@ async def patch_in_session(
         from preservation.requests.emergency import check_facts
 
         facts = check_facts(getattr(req, "kind", "preservation"), change.emergency)
+    unit = await load_unit(session, req.unit_id)
     parsed = None
     if "identifiers" in given:
-        unit = await load_unit(session, req.unit_id)
         parsed = parse_identifiers(
             change.identifiers or [], ctx=ctx, now=now, region=unit.country or None
         )
@@ -130,7 +130,6 @@ async def patch_in_session(
         changed.append("identifiers")
     else:
         rows = await load_identifiers(session, req.id)
-    unit = await load_unit(session, req.unit_id)
     named: tuple[str, ...] = ()
     if not req.provider and not req.country and rows:
         # Neither a provider nor a State named: the identifiers' own, as on creation

@@ -258,8 +258,11 @@ async def create_in_session(
     ).one_or_none()
     if unit is None:
         raise NotFound("no such unit")
-    if (unit.country or None) != prepared.region:
-        # National phone numbers are the unit's country's: read them again as the stored one.
+    if (unit.country or None) != prepared.region and any(
+        str(i.type) == "phone" for i in data.identifiers
+    ):
+        # National phone numbers are the unit's country's: read them again as the stored one
+        # (only a phone number reads differently with another country).
         parsed = tuple(
             parse_identifiers(data.identifiers, ctx=ctx, now=now, region=unit.country or None)
         )
