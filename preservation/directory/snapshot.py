@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -113,14 +114,42 @@ class Snapshot:
         return list(self.by_country.get(country, ())) if country else []
 
 
+def _frozen_row_type(model: Any) -> type:
+    """A read-only row type with `model`'s columns as slots, and its ``model_dump``.
+
+    What the snapshot keeps of each row. A table model instance carries its pydantic and
+    SQLAlchemy state beside its values: 4.5 KB of bookkeeping per provider, 45 MB for a directory
+    of 10,000 providers; a slotted row is about 0.3 KB. Rows are shared between requests, and
+    being frozen they cannot be changed by one of them by mistake.
+    """
+    keys = tuple(attr.key for attr in sa_inspect(model).column_attrs)
+
+    def model_dump(self: Any) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in keys}
+
+    return dataclasses.make_dataclass(
+        f"{model.__name__}Row",
+        [(key, Any) for key in keys],
+        frozen=True,
+        slots=True,
+        eq=False,
+        namespace={"model_dump": model_dump, "__module__": __name__},
+    )
+
+
+#: The snapshot's rows: read like ``Provider`` and ``Contact`` rows, never written.
+ProviderRow = _frozen_row_type(Provider)
+ContactRow = _frozen_row_type(Contact)
+
+
 def _rows_to_snapshot(
     version: int, provider_rows: list[dict[str, Any]], contact_rows: list[dict[str, Any]]
 ) -> Snapshot:
-    """The snapshot of rows read as plain values (run in a worker thread: building the objects
-    and the indexes of 10,000 providers takes the better part of a second)."""
-    providers = [Provider(**row) for row in decode_json(Provider, provider_rows)]
-    contacts = [Contact(**row) for row in decode_json(Contact, contact_rows)]
-    return Snapshot.build(version, providers, contacts)
+    """The snapshot of rows read as plain values (run in a worker thread: building the rows and
+    the indexes of 10,000 providers takes the better part of a second)."""
+    providers = [ProviderRow(**row) for row in decode_json(Provider, provider_rows)]
+    contacts = [ContactRow(**row) for row in decode_json(Contact, contact_rows)]
+    return Snapshot.build(version, providers, contacts)  # type: ignore[arg-type]
 
 
 #: Rows read per round trip while a snapshot is loaded (the loop serves others in between).

@@ -6,7 +6,7 @@
 - counts of the open requests by status.
 
 Each is one query on an index of migration 0006_read_indexes (the partial index of open
-preservations by expiry; `unit_id, status, id`; `unit_id, updated_at` for the recent lapses),
+preservations by expiry; `unit_id, status, id`) or 0013_lapsed_index (the recent lapses),
 so the dashboard of a unit with 100,000 requests reads what one with 100 reads. Where a list is
 cut, `more` says so and the page links to the full list."""
 
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from preservation.storage.db import Database
 from preservation.storage.models import PreservationRequest
-from preservation.storage.partial import OPEN_REQUEST_STATUSES, status_in
+from preservation.storage.partial import OPEN_REQUEST_STATUSES, is_lapsed, status_in
 
 R = PreservationRequest
 TIMELINE_MAX = 40
@@ -108,11 +108,12 @@ async def overview_in(session: Any, *, unit_id: int, now: datetime, window_days:
         await session.execute(
             select(*_ROW)
             .where(
+                # A lapse happens at expiry: the lapses of the last LAPSED_DAYS are the lapsed
+                # requests that expired then (the partial index of lapses by unit and expiry;
+                # a later change to an old lapsed request does not make it recent).
                 R.unit_id == unit_id,
-                R.updated_at >= now - timedelta(days=LAPSED_DAYS),
-                # Through the function, the status is no index key: the planner reads the
-                # unit's last changes (`unit_id, updated_at`), not every lapse in history.
-                func.coalesce(R.status, "") == "lapsed",
+                is_lapsed(R.status),
+                R.expires_at >= now - timedelta(days=LAPSED_DAYS),
             )
             .order_by(R.expires_at.desc(), R.id.desc())
             .limit(TIMELINE_MAX)

@@ -184,6 +184,14 @@ class PreservationRequest(SQLModel, table=True):
             "id",
             **partial.where(partial.EMERGENCY_SQL),
         ),
+        # A unit's lapses by expiry (the dashboard's recent ones; 0013_lapsed_index).
+        Index(
+            "ix_request_unit_lapsed",
+            "unit_id",
+            "expires_at",
+            "id",
+            **partial.where(partial.LAPSED_SQL),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -29,6 +29,8 @@ OPEN_REMINDER_SQL = _sql(OPEN_REMINDER_STATUSES)
 #: Emergency requests (migration 0012_emergency_index): a handful per unit, in a history of
 #: drafts and sent requests the dashboard would otherwise walk.
 EMERGENCY_SQL = "kind = 'emergency'"
+#: Lapsed requests (migration 0013_lapsed_index): the dashboard's recent lapses by expiry.
+LAPSED_SQL = "status = 'lapsed'"
 
 
 def where(condition: str) -> dict[str, Any]:
@@ -39,6 +41,11 @@ def where(condition: str) -> dict[str, Any]:
 def is_emergency(column: Any) -> ColumnElement[bool]:
     """`kind = 'emergency'` with the value inline (the partial index's own term)."""
     return column == literal_column("'emergency'")
+
+
+def is_lapsed(column: Any) -> ColumnElement[bool]:
+    """`status = 'lapsed'` with the value inline (the partial index's own term)."""
+    return column == literal_column("'lapsed'")
 
 
 def status_in(column: Any, values: tuple[str, ...]) -> ColumnElement[bool]:

@@ -50,3 +50,29 @@ async def test_without_a_session_of_its_own_the_reader_rebuilds(db) -> None:  # 
     await _bump(db)
     newer = await cache.current(db.read)
     assert newer.version > first.version and cache.builds == 2
+
+
+async def test_snapshot_rows_read_as_the_stored_rows_and_cannot_be_changed(db) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import pytest
+    from sqlalchemy import select
+
+    from contacts.models import Contact
+
+    await _bump(db)
+    async with db.write() as s:
+        s.add(Contact(country="FR", authority="Rows test authority", emails=["poc@fr.example"]))
+    snap = await DirectoryCache().current(db.read)
+    async with db.read() as s:
+        stored = (await s.execute(select(Provider).where(Provider.slug == "later"))).scalar_one()
+        contact = (
+            await s.execute(select(Contact).where(Contact.authority == "Rows test authority"))
+        ).scalar_one()
+    row = snap.provider_by_slug["later"]
+    assert row.model_dump() == stored.model_dump()
+    assert snap.contact_by_id[contact.id].model_dump() == contact.model_dump()
+    assert snap.providers.by_domain("later.example") is row
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.name = "Changed"  # type: ignore[misc]
+    assert snap.provider_by_slug["later"].name == "Later Inc."

@@ -70,3 +70,41 @@ async def test_soonest_first_bounded_and_counted(client, tokens, monkeypatch) ->
     drafts = text.split("Drafts</h2>")[1]
     assert len(re.findall(r"PR-2026-D000(?:14|15|16|17)", drafts)) == 3
     assert 'href="/requests?status=draft"' in drafts
+
+
+async def test_recent_lapses_are_those_that_expired_in_the_last_thirty_days(client, tokens) -> None:  # type: ignore[no-untyped-def]
+    db = client.server.app[DB]
+    async with db.read() as s:
+        unit_id = (await s.execute(select(Unit.id).where(Unit.name == "alpha"))).scalar_one()
+        user_id = (
+            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
+        ).scalar_one()
+    # (expired days ago, changed days ago): a lapse of 10 days ago; one of 200 days ago changed
+    # yesterday (a note, a reply): not a recent lapse; one of 29 days ago changed long after.
+    cases = {"L00001": (10, 10), "L00002": (200, 1), "L00003": (29, 2), "L00004": (31, 31)}
+    async with db.write() as s:
+        await s.execute(
+            insert(PreservationRequest),
+            [
+                {
+                    "reference": f"PR-2026-{ref}",
+                    "unit_id": unit_id,
+                    "created_by": user_id,
+                    "status": "lapsed",
+                    "regime": "us-2703f",
+                    "created_at": T0 - timedelta(days=300),
+                    "updated_at": T0 - timedelta(days=changed),
+                    "submitted_at": T0 - timedelta(days=300),
+                    "expires_at": T0 - timedelta(days=expired),
+                    "data_categories": [],
+                    "extensions": [],
+                    "warnings": [],
+                }
+                for ref, (expired, changed) in cases.items()
+            ],
+        )
+    seen = await overview.overview(db, unit_id=unit_id, now=T0, window_days=90)
+    assert sorted(r.reference for r in seen.lapsed) == ["PR-2026-L00001", "PR-2026-L00003"]
+    await sign_in(client, tokens["officer"])
+    text = await page(client, "/")
+    assert "PR-2026-L00001" in text and "PR-2026-L00002" not in text
