@@ -378,9 +378,9 @@ def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.N
         print(
             "| size | requests in main (open) | feed built: ms (events, MB, gzip MB)"
             " | reminder lag p50 / p99 / max s | node RSS after (peak) MB | PDF worker MB"
-            " | load average | built in s |"
+            " | load average | built in s | deadline page items |"
         )
-        print("|---|---|---|---|---|---|---:|---:|")
+        print("|---|---|---|---|---|---|---:|---:|---:|")
         for s in sizes:
             r = by_size[s]
             fb = r["feed_build"]
@@ -393,7 +393,7 @@ def print_tables(results: dict[str, dict[int, dict[str, Any]]], args: argparse.N
                 f" ({lag['delivered']}/{lag['of']}) |"
                 f" {r['rss_mb'].get('VmRSS', 0):.0f} ({r['rss_mb'].get('VmHWM', 0):.0f}) |"
                 f" {r['rss_mb'].get('workers', 0):.0f} | {r['load_average']:.1f} |"
-                f" {r['data']['build_seconds']:.0f} |"
+                f" {r['data']['build_seconds']:.0f} | {r.get('deadline_page_items', '')} |"
             )
         print()
         phases = list(by_size[sizes[0]].get("rss_phases", {}))

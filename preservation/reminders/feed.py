@@ -264,6 +264,13 @@ def _escape(text: str) -> str:
 
 def _fold(line: str) -> str:
     """Lines longer than 75 octets continue on the next line after a space (RFC 5545 3.1)."""
+    if line.isascii():  # one octet a character: cut by characters
+        if len(line) <= 75:
+            return line + "\r\n"
+        return (
+            "\r\n ".join([line[:75], *(line[i : i + 74] for i in range(75, len(line), 74))])
+            + "\r\n"
+        )
     raw = line.encode("utf-8")
     if len(raw) <= 75:
         return line + "\r\n"
@@ -412,18 +419,27 @@ def render(
 
 @dataclass(frozen=True, kw_only=True)
 class Built:
-    body: bytes
+    """A built feed, kept gzipped only: calendar clients take gzip (15 MB become about 1 MB),
+    and a node caching the plain text too held 16 MB of feeds; `body()` gives the text back."""
+
     gzipped: bytes
+    #: Bytes of the text.
+    size: int
     events: int
     left_out: int
 
+    def body(self) -> bytes:
+        """The iCalendar text (decompressed on each call: for the rare client without gzip;
+        tens of milliseconds for a feed of megabytes, so call it off the event loop)."""
+        return gzip.decompress(self.gzipped)
+
 
 def build(items: Sequence[FeedEvent], *, left_out: int, **kwargs: Any) -> Built:
-    """render() and its gzip form (most calendar clients take it: 15 MB become about 1 MB)."""
+    """render(), gzipped."""
     body = render(items, left_out=left_out, **kwargs)
     return Built(
-        body=body,
         gzipped=gzip.compress(body, compresslevel=4, mtime=0),
+        size=len(body),
         events=len(items),
         left_out=left_out,
     )
@@ -433,7 +449,7 @@ class FeedCache:
     """The latest built feed per unit and variant (the period asked, the links' base), least
     recently used first out, within `max_bytes`."""
 
-    def __init__(self, *, max_bytes: int = 16 * 1024 * 1024, max_items: int = 16) -> None:
+    def __init__(self, *, max_bytes: int = 4 * 1024 * 1024, max_items: int = 16) -> None:
         self._items: OrderedDict[tuple[int, str], tuple[str, Built]] = OrderedDict()
         self._max_bytes = max_bytes
         self._max_items = max_items
@@ -453,7 +469,7 @@ class FeedCache:
         self.builds += 1
         while len(self._items) > self._max_items or (
             len(self._items) > 1
-            and sum(len(b.body) + len(b.gzipped) for _, b in self._items.values()) > self._max_bytes
+            and sum(len(b.gzipped) for _, b in self._items.values()) > self._max_bytes
         ):
             self._items.popitem(last=False)
 

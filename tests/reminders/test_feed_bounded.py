@@ -9,6 +9,7 @@ import gzip
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import select, update
 
@@ -345,3 +346,12 @@ async def test_deadline_list_pages_through(client, tokens, clock, settings) -> N
         "/api/v1/deadlines", params={"within": "P30D", "cursor": page["next"] or "x"}, headers=token
     )
     await assert_problem(other, 422, field="query.cursor")
+
+
+@pytest.mark.parametrize("text", ["a" * 74, "b" * 75, "c" * 76, "ascii words " * 30, "é" * 80])
+def test_folding_keeps_the_text_and_the_line_length(text: str) -> None:
+    folded = feed._fold(f"SUMMARY:{text}")
+    lines = folded.encode("utf-8").split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) <= 75 for line in lines)
+    # Unfolding (RFC 5545 3.1: remove CRLF followed by one space) gives the line back.
+    assert folded.removesuffix("\r\n").replace("\r\n ", "") == f"SUMMARY:{text}"

@@ -171,7 +171,9 @@ async def _ics(request: web.Request, *, unit_id: int, within: str | None) -> web
         )
         cache.put(unit_id, variant, check.etag, built)
     gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    body = built.gzipped if gzip_ok else built.body
+    # A client without gzip (rare among calendar clients) gets the text decompressed for it,
+    # off the loop: the node keeps each feed gzipped only.
+    body = built.gzipped if gzip_ok else await offload(built.body)
     headers["Content-Disposition"] = 'inline; filename="deadlines.ics"'
     if gzip_ok:
         headers["Content-Encoding"] = "gzip"
