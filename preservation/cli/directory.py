@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from preservation.directory.changes import OPERATOR, Author
-from preservation.directory.io import KINDS, ImportReport, export_directory, import_directory
+from preservation.directory.io import KINDS, ImportReport, export_directory, import_into
 from preservation.directory.lookup import IDENTIFIER_TYPES, lookup
 from preservation.directory.snapshot import DirectoryCache
 from preservation.domain.clock import SystemClock
@@ -146,17 +146,17 @@ async def _import(args: argparse.Namespace) -> ImportReport:
     db, _ = await _database()
     progress = _Progress()
     try:
-        async with db.write() as session:
-            return await import_directory(
-                session,
-                content=content,
-                fmt=fmt,  # type: ignore[arg-type]
-                kind=args.kind,
-                dry_run=args.dry_run,
-                skip_invalid=args.skip_invalid,
-                progress=progress,
-                by=Author(actor=_operator(), unit="", at=SystemClock().now()),
-            )
+        # Planned outside the write transaction: a running service keeps its writer meanwhile.
+        return await import_into(
+            db,
+            content=content,
+            fmt=fmt,  # type: ignore[arg-type]
+            kind=args.kind,
+            dry_run=args.dry_run,
+            skip_invalid=args.skip_invalid,
+            progress=progress,
+            by=Author(actor=_operator(), unit="", at=SystemClock().now()),
+        )
     finally:
         progress.close()
         await db.dispose()

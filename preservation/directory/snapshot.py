@@ -56,7 +56,8 @@ _MAX_VIEWS = 50_000
 class Snapshot:
     """The whole directory of one version, detached from any session, with its indexes.
 
-    Rows are shared between requests: treat them as read-only."""
+    Its rows are ``ProviderRow`` and ``ContactRow`` (below): read like ``Provider`` and
+    ``Contact`` (the same attributes, ``model_dump``), shared between requests, and frozen."""
 
     version: int
     providers: ProviderIndex[Provider]

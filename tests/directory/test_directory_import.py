@@ -299,3 +299,57 @@ async def test_api_import_and_export(client, tokens) -> None:  # type: ignore[no
     resp = await client.post(url, json={"format": "csv", "content": exported["content"]}, headers=h)
     result = await resp.json()
     assert len(result["unchanged"]) == 2 and not result["created"] and not result["updated"]
+
+
+async def test_import_planned_outside_the_writer_sees_a_change_made_meanwhile(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """import_into plans in a read transaction; a change committed before its write makes it
+    plan again inside the write transaction: the row another writer created meanwhile is
+    updated (not inserted twice), and the change is chained after the other one."""
+    from preservation.directory import io as directory_io
+
+    planned = directory_io._prepare
+
+    async def meanwhile(session, **kw):  # type: ignore[no-untyped-def]
+        out = await planned(session, **kw)
+        if not meanwhile.done:  # type: ignore[attr-defined]
+            meanwhile.done = True  # type: ignore[attr-defined]
+            async with db.write() as other:
+                other.add(Provider(slug="chatly", name="Chatly (added meanwhile)", country="EE"))
+        return out
+
+    meanwhile.done = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(directory_io, "_prepare", meanwhile)
+    report = await directory_io.import_into(
+        db, content=PROVIDERS_JSON, fmt="json", kind="providers", by=BY
+    )
+    assert report.written and not report.errors
+    assert report.updated == ["chatly"] and report.created == ["examplemail"]
+    async with db.read() as session:
+        names = dict((await session.execute(select(Provider.slug, Provider.name))).all())
+    assert names["chatly"] == "Chatly" and names["examplemail"] == "Example Mail"
+
+
+async def test_import_planned_outside_the_writer_writes_what_it_planned(db: Database) -> None:
+    from preservation.directory import io as directory_io
+
+    async with db.read() as session:
+        before = await current_version(session)
+    report = await directory_io.import_into(
+        db, content=PROVIDERS_JSON, fmt="json", kind="providers", by=BY
+    )
+    assert report.written and sorted(report.created) == ["chatly", "examplemail"]
+    assert await rows(db, Provider) >= 2
+    async with db.read() as session:
+        after = await current_version(session)
+    assert after > before
+    dry = await directory_io.import_into(
+        db, content=PROVIDERS_JSON.replace("Chatly", "Chatly 2"), fmt="json", by=BY, dry_run=True
+    )
+    assert not dry.written and dry.updated == ["chatly"]
+    async with db.read() as session:
+        name = (
+            await session.execute(select(Provider.name).where(Provider.slug == "chatly"))
+        ).scalar_one()
+    assert name == "Chatly"

@@ -446,16 +446,17 @@ async def delete_provider(call: Call) -> web.Response:
 )
 async def import_directory(call: Call) -> ImportResult:
     q: ImportQuery = call.query
-    async with call.request.app[DB].write() as session:
-        report = await directory_io.import_directory(
-            session,
-            content=call.body.content,
-            fmt=call.body.format,
-            kind=q.kind,
-            dry_run=q.dry_run,
-            skip_invalid=q.skip_invalid,
-            by=_by(call),
-        )
+    # Read, validated and compared outside the write transaction: only the writes hold the
+    # writer (directory/io.py import_into).
+    report = await directory_io.import_into(
+        call.request.app[DB],
+        content=call.body.content,
+        fmt=call.body.format,
+        kind=q.kind,
+        dry_run=q.dry_run,
+        skip_invalid=q.skip_invalid,
+        by=_by(call),
+    )
     if report.errors and not q.skip_invalid:
         raise InvalidInput(errors=[e.as_field_error() for e in report.errors])
     if report.written:
