@@ -315,15 +315,15 @@ class _When:
         )
 
 
-def _uid(ev: FeedEvent) -> str:
+def _uid(kind: str, reference: str, due_at: datetime) -> str:
     # The expiry keeps the request's UID (an extension moves the event, it does not add one).
-    if ev.kind == "expiry":
-        return f"{ev.reference}@{UID_DOMAIN}"
-    if ev.kind == "mla_followup":
-        return f"{ev.reference}-{ev.kind}-{ev.due_at:%Y%m%d}@{UID_DOMAIN}"
-    if ev.kind == "emergency_followup":  # hours apart: one event each
-        return f"{ev.reference}-{ev.kind}-{ev.due_at:%Y%m%dT%H%M}@{UID_DOMAIN}"
-    return f"{ev.reference}-{ev.kind}@{UID_DOMAIN}"
+    if kind == "expiry":
+        return f"{reference}@{UID_DOMAIN}"
+    if kind == "mla_followup":
+        return f"{reference}-{kind}-{due_at:%Y%m%d}@{UID_DOMAIN}"
+    if kind == "emergency_followup":  # hours apart: one event each
+        return f"{reference}-{kind}-{due_at:%Y%m%dT%H%M}@{UID_DOMAIN}"
+    return f"{reference}-{kind}@{UID_DOMAIN}"
 
 
 def _duration(days: int) -> str:
@@ -360,39 +360,47 @@ def render(
         for d in [*alarms, 0]
     )
     when = _When(unit_zone)
+    half_hour = timedelta(minutes=30)
     for ev in items:
-        title = TITLES.get(ev.kind, ev.kind.replace("_", " ").capitalize())
+        # Each field read once: the rows are the query's (attribute access by name on a
+        # database row costs as much as the formatting of a line).
+        kind, reference, due_at = ev.kind, ev.reference, ev.due_at
+        expires_at, case_reference = ev.expires_at, ev.case_reference
+        title = TITLES.get(kind) or kind.replace("_", " ").capitalize()
         link = f"{base_url}/requests/{ev.request_id}"
         lines = [
-            f"Preservation request {ev.reference}"
-            + (f" (case {ev.case_reference})" if ev.case_reference else "")
+            f"Preservation request {reference}"
+            + (f" (case {case_reference})" if case_reference else "")
             + f", status {ev.request_status}.",
-            f"{title}: {when(ev.due_at)}.",
+            f"{title}: {when(due_at)}.",
         ]
-        if ev.kind != "expiry" and ev.expires_at is not None:
-            lines.append(f"Preservation expires {when(ev.expires_at)}.")
-        lines.append(ADVICE.get(ev.kind, ""))
-        if ev.kind == "expiry" and ev.expiry_rule:
-            lines.append(f"Rule: {ev.expiry_rule}")
+        if kind != "expiry" and expires_at is not None:
+            lines.append(f"Preservation expires {when(expires_at)}.")
+        lines.append(ADVICE.get(kind, ""))
+        if kind == "expiry":
+            rule = ev.expiry_rule
+            if rule:
+                lines.append(f"Rule: {rule}")
         lines.append(f"Open: {link}")
         changed = _utc(ev.changed)
-        out.append("BEGIN:VEVENT\r\n")
-        out.append(_fold(f"UID:{_escape(_uid(ev))}"))
-        out.append(f"DTSTAMP:{changed}\r\nLAST-MODIFIED:{changed}\r\n")
-        out.append(f"CREATED:{_utc(ev.created)}\r\nSEQUENCE:{ev.version}\r\n")
-        out.append(f"DTSTART:{_utc(ev.due_at)}\r\n")
-        out.append(f"DTEND:{_utc(ev.due_at + timedelta(minutes=30))}\r\n")
-        out.append(_fold(f"SUMMARY:{_escape(f'{title}: {ev.reference}')}"))
-        out.append(_fold(f"DESCRIPTION:{_escape(chr(10).join(x for x in lines if x))}"))
-        out.append(_fold(f"URL:{link}"))
-        out.append("STATUS:CONFIRMED\r\nTRANSP:TRANSPARENT\r\n")
-        out.append(_fold(f"CATEGORIES:preservation,{_escape(ev.regime)},{ev.kind}"))
-        if ev.kind == "expiry":
-            out.append(expiry_alarms.replace("{ref}", ev.reference))
+        out.append(
+            "BEGIN:VEVENT\r\n"
+            + _fold(f"UID:{_escape(_uid(kind, reference, due_at))}")
+            + f"DTSTAMP:{changed}\r\nLAST-MODIFIED:{changed}\r\n"
+            + f"CREATED:{_utc(ev.created)}\r\nSEQUENCE:{ev.version}\r\n"
+            + f"DTSTART:{_utc(due_at)}\r\nDTEND:{_utc(due_at + half_hour)}\r\n"
+            + _fold(f"SUMMARY:{_escape(f'{title}: {reference}')}")
+            + _fold(f"DESCRIPTION:{_escape(chr(10).join(x for x in lines if x))}")
+            + _fold(f"URL:{link}")
+            + "STATUS:CONFIRMED\r\nTRANSP:TRANSPARENT\r\n"
+            + _fold(f"CATEGORIES:preservation,{_escape(ev.regime)},{kind}")
+        )
+        if kind == "expiry":
+            out.append(expiry_alarms.replace("{ref}", reference))
         else:
             out.append(
                 "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:PT0S\r\n"
-                + _fold(f"DESCRIPTION:{_escape(f'{ev.reference}: {title.lower()}')}")
+                + _fold(f"DESCRIPTION:{_escape(f'{reference}: {title.lower()}')}")
                 + "END:VALARM\r\n"
             )
         out.append("END:VEVENT\r\n")
