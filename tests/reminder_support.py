@@ -21,7 +21,7 @@ from preservation.access.auth import ensure_user
 from preservation.domain.clock import FrozenClock
 from preservation.runtime.context import Context
 from preservation.settings import Settings, load_regimes
-from preservation.storage.models import PreservationRequest, Reminder, Unit
+from preservation.storage.models import PreservationRequest, Reminder, Unit, User
 
 REGIMES = load_regimes()
 
@@ -199,3 +199,13 @@ async def reminder_rows(db: Any, request_id: int | None = None) -> list[Reminder
 async def unit_row(db: Any, unit_id: int) -> Unit:
     async with db.read() as s:
         return await s.get(Unit, unit_id)
+
+
+async def unit_and_user(db: Any, name: str) -> tuple[int, int]:
+    """The id of the unit `name` and of one of its users."""
+    async with db.read() as s:
+        unit_id = (await s.execute(select(Unit.id).where(Unit.name == name))).scalar_one()
+        user_id = (
+            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
+        ).scalar_one()
+    return unit_id, user_id

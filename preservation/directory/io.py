@@ -26,6 +26,7 @@ back unchanged.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -321,12 +322,7 @@ async def import_directory(
     write transaction.
     """
     report, changes = await _prepare(
-        session,
-        content=content,
-        fmt=fmt,
-        kind=kind,
-        dry_run=dry_run,
-        progress=progress,
+        session, content=content, fmt=fmt, kind=kind, dry_run=dry_run, progress=progress
     )
     return await _apply(session, report, changes, dry_run=dry_run, skip_invalid=skip_invalid, by=by)
 
@@ -353,30 +349,19 @@ async def import_into(
     """
     from preservation.directory.snapshot import current_version
 
+    plan = functools.partial(
+        _prepare, content=content, fmt=fmt, kind=kind, dry_run=dry_run, progress=progress
+    )
     async with db.read() as session:
         version = await current_version(session)
-        report, changes = await _prepare(
-            session,
-            content=content,
-            fmt=fmt,
-            kind=kind,
-            dry_run=dry_run,
-            progress=progress,
-        )
-    if dry_run or (report.errors and not skip_invalid):
+        report, changes = await plan(session)
+    if not _writes(report, dry_run=dry_run, skip_invalid=skip_invalid):
         return report
     async with db.write() as session:
         if await current_version(session) != version:
-            return await import_directory(
-                session,
-                content=content,
-                fmt=fmt,
-                kind=kind,
-                dry_run=dry_run,
-                skip_invalid=skip_invalid,
-                progress=progress,
-                by=by,
-            )
+            # Another change committed meanwhile: planned again against what this transaction
+            # sees (the file is checked again too: its rows may now be updates, or conflict).
+            report, changes = await plan(session)
         return await _apply(
             session, report, changes, dry_run=dry_run, skip_invalid=skip_invalid, by=by
         )
@@ -419,6 +404,11 @@ async def _prepare(
     )
 
 
+def _writes(report: ImportReport, *, dry_run: bool, skip_invalid: bool) -> bool:
+    """Whether a planned import is written: not a dry run, and no bad row unless skipped."""
+    return not dry_run and (not report.errors or skip_invalid)
+
+
 async def _apply(
     session: AsyncSession,
     report: ImportReport,
@@ -431,7 +421,7 @@ async def _apply(
     """The planned rows written in `session` (unless a dry run, or errors not to be skipped)."""
     from preservation.runtime.offload import trim_heap
 
-    if dry_run or (report.errors and not skip_invalid):
+    if not _writes(report, dry_run=dry_run, skip_invalid=skip_invalid):
         return report
     if changes:
         await _write(session, report.kind, changes, by=by)

@@ -377,10 +377,8 @@ def render(
         if kind != "expiry" and expires_at is not None:
             lines.append(f"Preservation expires {when(expires_at)}.")
         lines.append(ADVICE.get(kind, ""))
-        if kind == "expiry":
-            rule = ev.expiry_rule
-            if rule:
-                lines.append(f"Rule: {rule}")
+        if kind == "expiry" and (rule := ev.expiry_rule):
+            lines.append(f"Rule: {rule}")
         lines.append(f"Open: {link}")
         changed = _utc(ev.changed)
         out.append(
@@ -431,8 +429,6 @@ class Built:
     and a node caching the plain text too held 16 MB of feeds; `body()` gives the text back."""
 
     gzipped: bytes
-    #: Bytes of the text.
-    size: int
     events: int
     left_out: int
 
@@ -447,7 +443,6 @@ def build(items: Sequence[FeedEvent], *, left_out: int, **kwargs: Any) -> Built:
     body = render(items, left_out=left_out, **kwargs)
     return Built(
         gzipped=gzip.compress(body, compresslevel=4, mtime=0),
-        size=len(body),
         events=len(items),
         left_out=left_out,
     )

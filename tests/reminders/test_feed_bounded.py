@@ -14,23 +14,14 @@ from icalendar import Calendar
 from sqlalchemy import select, update
 
 from preservation.reminders import feed
-from preservation.storage.models import PreservationRequest, Reminder, Unit, User
+from preservation.storage.models import PreservationRequest, Reminder
 from preservation.web.api.deadlines import FEEDS
 from preservation.web.keys import DB
 from tests.conftest import T0, assert_problem, auth
-from tests.reminder_support import context, make_request
+from tests.reminder_support import context, make_request, unit_and_user
 
 DAY = timedelta(days=1)
 ICS = "/api/v1/deadlines.ics"
-
-
-async def _ids(db: Any, name: str) -> tuple[int, int]:
-    async with db.read() as s:
-        unit_id = (await s.execute(select(Unit.id).where(Unit.name == name))).scalar_one()
-        user_id = (
-            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
-        ).scalar_one()
-    return unit_id, user_id
 
 
 async def _events(client, token: str, **params: str) -> list[Any]:  # type: ignore[no-untyped-def]
@@ -42,7 +33,7 @@ async def _events(client, token: str, **params: str) -> list[Any]:  # type: igno
 async def test_every_open_deadline_kind_is_an_event(client, tokens, clock, settings) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     # Sent yesterday, not acknowledged: its acknowledgement follow-up and its expiry.
     sent = await make_request(
         db,
@@ -105,7 +96,7 @@ async def test_every_open_deadline_kind_is_an_event(client, tokens, clock, setti
 async def test_links_are_absolute_with_the_public_url(client, tokens, clock, settings) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     rid = await make_request(
         db,
         ctx,
@@ -138,7 +129,7 @@ async def test_an_unchanged_feed_is_304_and_a_change_is_seen(
 ) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     rid = await make_request(
         db,
         ctx,
@@ -183,7 +174,7 @@ async def test_while_a_change_may_still_commit_the_etag_moves(
 ) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     await make_request(
         db,
         ctx,
@@ -207,7 +198,7 @@ async def test_while_a_change_may_still_commit_the_etag_moves(
 async def test_head_gzip_and_feed_url(client, tokens, clock, settings) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     await make_request(
         db,
         ctx,
@@ -240,7 +231,7 @@ async def test_old_history_is_not_in_the_feed_and_a_cut_says_so(
 ) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     for k in range(3):
         await make_request(
             db,
@@ -314,7 +305,7 @@ def test_long_lines_are_folded_and_text_escaped() -> None:
 async def test_deadline_list_pages_through(client, tokens, clock, settings) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
     ctx = context(settings, clock)
-    unit_id, user_id = await _ids(db, "alpha")
+    unit_id, user_id = await unit_and_user(db, "alpha")
     for k in range(3):
         await make_request(
             db,

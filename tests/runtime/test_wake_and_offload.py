@@ -133,20 +133,14 @@ async def test_bulk_jobs_hold_off_the_collector_and_restore_it() -> None:
 async def test_a_pdf_letter_renders_in_the_worker_process(
     client, tokens, clock, settings, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
 
     from preservation.requests import view
-    from preservation.storage.models import Unit, User
     from preservation.web.keys import DB
     from tests.conftest import auth
-    from tests.reminder_support import context, make_request
+    from tests.reminder_support import context, make_request, unit_and_user
 
     db = client.server.app[DB]
-    async with db.read() as s:
-        unit_id = (await s.execute(select(Unit.id).where(Unit.name == "alpha"))).scalar_one()
-        user_id = (
-            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
-        ).scalar_one()
+    unit_id, user_id = await unit_and_user(db, "alpha")
     rid = await make_request(
         db,
         context(settings, clock),

@@ -7,22 +7,19 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from preservation.requests import overview
-from preservation.storage.models import PreservationRequest, Unit, User
+from preservation.storage.models import PreservationRequest
 from preservation.web.keys import DB
 from tests.conftest import T0
+from tests.reminder_support import unit_and_user
 from tests.web.test_pages import page, sign_in
 
 
 async def test_soonest_first_bounded_and_counted(client, tokens, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
-    async with db.read() as s:
-        unit_id = (await s.execute(select(Unit.id).where(Unit.name == "alpha"))).scalar_one()
-        user_id = (
-            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
-        ).scalar_one()
+    unit_id, user_id = await unit_and_user(db, "alpha")
     rows = []
     for k, (status, days) in enumerate(
         [("preserved", d) for d in (40, 5, 20, 2, 60, 11, 9, 30)]
@@ -74,11 +71,7 @@ async def test_soonest_first_bounded_and_counted(client, tokens, monkeypatch) ->
 
 async def test_recent_lapses_are_those_that_expired_in_the_last_thirty_days(client, tokens) -> None:  # type: ignore[no-untyped-def]
     db = client.server.app[DB]
-    async with db.read() as s:
-        unit_id = (await s.execute(select(Unit.id).where(Unit.name == "alpha"))).scalar_one()
-        user_id = (
-            await s.execute(select(User.id).where(User.unit_id == unit_id).limit(1))
-        ).scalar_one()
+    unit_id, user_id = await unit_and_user(db, "alpha")
     # (expired days ago, changed days ago): a lapse of 10 days ago; one of 200 days ago changed
     # yesterday (a note, a reply): not a recent lapse; one of 29 days ago changed long after.
     cases = {"L00001": (10, 10), "L00002": (200, 1), "L00003": (29, 2), "L00004": (31, 31)}
